@@ -1,0 +1,1 @@
+"""The thin bpy layer of the YVO3D add-on."""
