@@ -1,0 +1,715 @@
+"""Scenario API client over one requests.Session: upload, price, generate, jobs, assets, download.
+
+Blender-free. Every call has connect and read timeouts. Free, idempotent calls retry with capped
+exponential backoff and jitter; the paid generate request is sent exactly once, whatever happens.
+"""
+
+from __future__ import annotations
+
+import base64
+import email.utils
+import ipaddress
+import logging
+import math
+import os
+import random
+import re
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+import requests
+
+from . import errors, images
+
+log = logging.getLogger(__name__)
+
+DEFAULT_BASE_URL = "https://api.cloud.scenario.com/v1"
+MODEL_ID = "model_yvo3d-image-to-3d"
+USER_AGENT = "yvo3d-blender/0.1"
+PART_SIZE = 8 * 1024 * 1024
+GLB_MIME = "model/gltf-binary"
+
+TERMINAL_SUCCESS = frozenset({"success"})
+TERMINAL_FAILURE = frozenset({"failure", "failed", "error"})
+TERMINAL_CANCELED = frozenset({"canceled", "cancelled"})
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def is_loopback(host: str) -> bool:
+    if host in ("localhost",):
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def check_base_url(url: str) -> str:
+    """The service URL without a trailing slash; ConfigError when it cannot be used."""
+    url = (url or "").strip().rstrip("/")
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise errors.ConfigError(
+            f"The service URL {url!r} is not a URL.",
+            fix=f"Use {DEFAULT_BASE_URL} (Preferences > Add-ons > YVO3D > Advanced).",
+        )
+    if parts.scheme == "http" and not is_loopback(parts.hostname):
+        raise errors.ConfigError(
+            "Plain http is refused for a service that is not on this computer: "
+            "your key would travel unencrypted.",
+            fix="Use an https:// service URL.",
+        )
+    return url
+
+
+def redact_url(url: str) -> str:
+    """A URL fit for a log or a message: no query string (signed URLs carry credentials)."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}{parts.path}"
+
+
+def _body_text(resp: requests.Response) -> str:
+    """The service's reason for an error, from its JSON keys, else short plain text."""
+    try:
+        data = resp.json()
+    except ValueError:
+        data = None
+    if isinstance(data, dict):
+        for key in ("reason", "message", "error", "detail", "errorMessage"):
+            value = data.get(key)
+            if isinstance(value, str) and value.strip():
+                return value.strip()
+    text = resp.text or ""
+    if "<" in text and ">" in text:
+        title = re.search(r"<title>(.*?)</title>", text, re.I | re.S)
+        text = title.group(1) if title else re.sub(r"<[^>]+>", " ", text)
+    text = " ".join(text.split())
+    return text[:200]
+
+
+def _retry_after(resp: requests.Response) -> float:
+    """Seconds to wait from Retry-After (seconds or HTTP date) or remainingSeconds; 1 s default."""
+    header = resp.headers.get("Retry-After")
+    candidates: list[float] = []
+    if header:
+        try:
+            candidates.append(float(header))
+        except ValueError:
+            when = email.utils.parsedate_to_datetime(header)
+            if when is not None:
+                candidates.append(when.timestamp() - time.time())
+    ms = resp.headers.get("retry-after-ms")
+    if ms:
+        try:
+            candidates.append(float(ms) / 1000.0)
+        except ValueError:
+            pass
+    try:
+        data = resp.json()
+    except ValueError:
+        data = None
+    if isinstance(data, dict) and isinstance(data.get("remainingSeconds"), int | float):
+        candidates.append(float(data["remainingSeconds"]))
+    if not candidates:
+        return 1.0
+    return max(0.0, max(candidates))
+
+
+def error_for_response(resp: requests.Response, what: str) -> errors.Yvo3dError:
+    """Map an HTTP error answer to a typed error with a user-facing message."""
+    status = resp.status_code
+    reason = _body_text(resp)
+    detail = f" (Scenario said: {reason})" if reason else ""
+    if status == 401:
+        return errors.AuthError(
+            f"Scenario refused the API key and secret{detail}.",
+            fix="Check them in Preferences > Add-ons > YVO3D (a project key from "
+            "app.scenario.com > Project Settings > API Keys).",
+            status=status,
+        )
+    if status == 402:
+        return errors.CreditsError(
+            f"Not enough Scenario credits to {what}{detail}.",
+            fix="Top up your Scenario plan or pick cheaper settings.",
+            status=status,
+        )
+    if status == 403:
+        return errors.PermissionDeniedError(
+            f"This API key may not {what}{detail}.",
+            fix="Give the key the needed scope, or raise its spending cap, in Scenario.",
+            status=status,
+        )
+    if status == 404:
+        return errors.NotFoundError(
+            f"Scenario could not find it while trying to {what}{detail}.", status=status
+        )
+    if status == 409:
+        return errors.ConflictError(
+            f"Scenario reported a conflict while trying to {what}{detail}.",
+            fix="Try again in a moment.",
+            status=status,
+        )
+    if status == 413:
+        return errors.PayloadTooLargeError(
+            f"The file is too large for Scenario{detail}.",
+            fix="Use a smaller image (under 3.5 MB is sent directly).",
+            status=status,
+        )
+    if status in (400, 422):
+        return errors.InvalidRequestError(
+            f"Scenario refused the request to {what}{detail}.", status=status
+        )
+    if status == 429:
+        wait = _retry_after(resp)
+        return errors.RateLimitedError(
+            f"Scenario is rate limiting requests{detail}.",
+            retry_after=wait,
+            fix=f"Waiting {wait:.0f} s before trying again.",
+        )
+    if status >= 500:
+        return errors.ServerError(
+            f"Scenario had a server error ({status}) while trying to {what}{detail}.",
+            fix="This is usually brief; try again in a minute.",
+            status=status,
+        )
+    return errors.InvalidRequestError(
+        f"Unexpected answer {status} from Scenario while trying to {what}{detail}.", status=status
+    )
+
+
+def _network_error(exc: Exception, what: str) -> errors.NetworkError:
+    if isinstance(exc, requests.Timeout):
+        text = f"Scenario did not answer in time while trying to {what}."
+    elif isinstance(exc, requests.ConnectionError) and "NameResolution" in repr(exc):
+        text = f"The service's address could not be resolved (DNS) while trying to {what}."
+    elif isinstance(exc, requests.ConnectionError) and "refused" in repr(exc).lower():
+        text = f"The connection was refused while trying to {what}."
+    else:
+        text = f"The network failed while trying to {what} ({type(exc).__name__})."
+    return errors.NetworkError(text, fix="Check your internet connection and proxy settings.")
+
+
+def _not_sent(exc: Exception) -> bool:
+    """Whether a request certainly never reached the server (safe to say 'nothing was paid')."""
+    if isinstance(exc, requests.ConnectTimeout):
+        return True
+    text = repr(exc)
+    return isinstance(exc, requests.ConnectionError) and (
+        "NewConnectionError" in text or "NameResolution" in text or "refused" in text.lower()
+    )
+
+
+# --------------------------------------------------------------------------- data
+
+
+@dataclass
+class RetryPolicy:
+    """Backoff for free requests: attempts, first delay, cap, and how long a 429 may wait."""
+
+    attempts: int = 4
+    base: float = 0.5
+    cap: float = 8.0
+    max_rate_wait: float = 60.0
+    rate_limit_attempts: int = 6
+
+    def delay(self, attempt: int) -> float:
+        return float(random.uniform(0, min(self.cap, self.base * (2**attempt))))
+
+
+@dataclass
+class Price:
+    cost: float
+    discount: float = 0.0
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class JobStatus:
+    job_id: str
+    status: str
+    progress: float
+    asset_ids: list[str]
+    error: str = ""
+    hint: str = ""
+    cost: float | None = None
+
+    @property
+    def state(self) -> str:
+        """'success' | 'failure' | 'canceled' | 'running' (unknown statuses count as running)."""
+        if self.status in TERMINAL_SUCCESS:
+            return "success"
+        if self.status in TERMINAL_FAILURE:
+            return "failure"
+        if self.status in TERMINAL_CANCELED:
+            return "canceled"
+        return "running"
+
+
+@dataclass
+class Asset:
+    id: str
+    url: str
+    mime_type: str
+    kind: str
+    status: str
+    type: str
+    properties: dict[str, Any]
+
+    def __repr__(self) -> str:  # the URL is signed: never in a repr
+        return f"Asset(id={self.id!r}, mime_type={self.mime_type!r}, kind={self.kind!r})"
+
+
+@dataclass
+class Submitted:
+    job_id: str
+    cost: float | None
+
+
+Wait = Callable[[float], bool]
+"""Sleeps up to n seconds; returns True when the wait was interrupted by a cancel."""
+
+
+def _plain_wait(seconds: float) -> bool:
+    time.sleep(seconds)
+    return False
+
+
+def pick_glb(assets: Iterable[Asset]) -> Asset | None:
+    """The GLB among a job's assets: by MIME type, then by properties.format, then by kind."""
+    ready = [a for a in assets if a.status in ("success", "")]
+    for test in (
+        lambda a: a.mime_type == GLB_MIME,
+        lambda a: str(a.properties.get("format", "")).lower() == "glb",
+        lambda a: a.kind == "3d" and a.mime_type not in ("model/obj", "model/x-fbx"),
+    ):
+        for asset in ready:
+            if test(asset):
+                return asset
+    return None
+
+
+def check_glb(path: str) -> None:
+    """A GLB header that matches the file (magic, version 2, length); DownloadError if not."""
+    size = os.path.getsize(path)
+    with open(path, "rb") as fh:
+        head = fh.read(12)
+    if len(head) < 12 or head[:4] != b"glTF":
+        raise errors.DownloadError(
+            "The downloaded result is not a GLB file.", fix="Download it again from the Jobs panel."
+        )
+    version = int.from_bytes(head[4:8], "little")
+    length = int.from_bytes(head[8:12], "little")
+    if version != 2 or length != size:
+        raise errors.DownloadError(
+            f"The downloaded GLB is incomplete or damaged ({size} of {length} bytes).",
+            fix="Download it again from the Jobs panel.",
+        )
+
+
+# --------------------------------------------------------------------------- client
+
+
+class ScenarioClient:
+    """One client per job worker (or per short task); not shared across threads."""
+
+    def __init__(
+        self,
+        base_url: str,
+        api_key: str,
+        api_secret: str,
+        *,
+        project_id: str = "",
+        timeout: tuple[float, float] = (10.0, 60.0),
+        retry: RetryPolicy | None = None,
+        wait: Wait | None = None,
+        session: requests.Session | None = None,
+    ) -> None:
+        if not api_key or not api_secret:
+            raise errors.ConfigError(
+                "No Scenario API key and secret are set.",
+                fix="Add them in Preferences > Add-ons > YVO3D, or set SCENARIO_SDK_API_KEY and "
+                "SCENARIO_SDK_API_SECRET.",
+            )
+        self.base_url = check_base_url(base_url)
+        token = base64.b64encode(f"{api_key}:{api_secret}".encode()).decode()
+        self.__auth = f"Basic {token}"  # name-mangled and never in repr()
+        self.project_id = project_id
+        self.timeout = timeout
+        self.retry = retry or RetryPolicy()
+        self.wait: Wait = wait or _plain_wait
+        self.session = session or requests.Session()
+        self.session.headers["User-Agent"] = USER_AGENT
+        self.requests_sent = 0
+
+    def __repr__(self) -> str:
+        return f"ScenarioClient(base_url={self.base_url!r})"
+
+    # -- plumbing
+
+    def _sleep(self, seconds: float) -> None:
+        if seconds > 0 and self.wait(seconds):
+            raise errors.JobCancelledError("Cancelled.")
+
+    def _send(
+        self,
+        method: str,
+        path: str,
+        *,
+        what: str,
+        json_body: Any = None,
+        query: dict[str, str] | None = None,
+    ) -> requests.Response:
+        params = dict(query or {})
+        if self.project_id:
+            params["projectId"] = self.project_id
+        self.requests_sent += 1
+        return self.session.request(
+            method,
+            self.base_url + path,
+            json=json_body,
+            params=params or None,
+            headers={"Authorization": self.__auth, "Accept": "application/json"},
+            timeout=self.timeout,
+            allow_redirects=False,
+        )
+
+    @staticmethod
+    def _json(resp: requests.Response, what: str) -> dict[str, Any]:
+        try:
+            data = resp.json()
+        except ValueError:
+            data = None
+        if not isinstance(data, dict):
+            raise errors.InvalidResponseError(
+                f"Scenario sent an answer that is not valid JSON while trying to {what}.",
+                fix="This is usually a passing gateway problem; try again.",
+                status=resp.status_code,
+            )
+        return data
+
+    def call(
+        self,
+        method: str,
+        path: str,
+        *,
+        what: str,
+        json_body: Any = None,
+        query: dict[str, str] | None = None,
+    ) -> dict[str, Any]:
+        """A free request, retried on network errors, 409, 5xx, bad JSON, and after 429 waits."""
+        attempt = 0
+        rate_waits = 0
+        while True:
+            try:
+                resp = self._send(method, path, what=what, json_body=json_body, query=query)
+                if 200 <= resp.status_code < 300:
+                    return self._json(resp, what)
+                raise error_for_response(resp, what)
+            except errors.RateLimitedError as exc:
+                rate_waits += 1
+                if rate_waits > self.retry.rate_limit_attempts:
+                    raise
+                log.info("rate limited; waiting %.1f s", exc.retry_after)
+                self._sleep(min(exc.retry_after, self.retry.max_rate_wait))
+                continue
+            except errors.Yvo3dError as exc:
+                if not exc.retryable or attempt + 1 >= self.retry.attempts:
+                    raise
+                err: errors.Yvo3dError = exc
+            except requests.RequestException as exc:
+                err = _network_error(exc, what)
+                if attempt + 1 >= self.retry.attempts:
+                    raise err from None
+            attempt += 1
+            delay = self.retry.delay(attempt)
+            log.info("%s failed (%s); retry %d in %.2f s", what, err.code, attempt, delay)
+            self._sleep(delay)
+
+    # -- API
+
+    def get_model(self, model_id: str = MODEL_ID) -> dict[str, Any]:
+        return self.call("GET", f"/models/{model_id}", what="read the model's parameters")
+
+    def upload_image(self, path: str, *, name: str = "") -> str:
+        """Upload a reference image; returns its asset id. Large files take the multipart flow."""
+        info = images.inspect(path)
+        name = name or os.path.basename(path)
+        if info.size <= images.INLINE_UPLOAD_LIMIT:
+            data = self.call(
+                "POST",
+                "/assets",
+                what="upload the image",
+                json_body={"name": name, "image": images.data_url(path)},
+            )
+            asset_id = (data.get("asset") or {}).get("id")
+            if not isinstance(asset_id, str):
+                raise errors.InvalidResponseError(
+                    "Scenario did not return the uploaded image's id."
+                )
+            return asset_id
+        return self._upload_multipart(path, name, info.size, info.mime)
+
+    def _upload_multipart(self, path: str, name: str, size: int, mime: str) -> str:
+        parts = max(1, math.ceil(size / PART_SIZE))
+        data = self.call(
+            "POST",
+            "/uploads",
+            what="start the image upload",
+            json_body={
+                "fileName": name,
+                "fileSize": size,
+                "contentType": mime,
+                "kind": "image",
+                "parts": parts,
+            },
+        )
+        upload = data.get("upload") or {}
+        upload_id = upload.get("id")
+        part_urls = sorted(upload.get("parts") or [], key=lambda p: p.get("number", 0))
+        if not isinstance(upload_id, str) or len(part_urls) != parts:
+            raise errors.InvalidResponseError("Scenario's upload answer was incomplete.")
+        with open(path, "rb") as fh:
+            for part in part_urls:
+                chunk = fh.read(PART_SIZE)
+                self._put_part(str(part.get("url", "")), chunk, mime)
+        self.call(
+            "POST",
+            f"/uploads/{upload_id}/action",
+            what="finish the image upload",
+            json_body={"action": "complete"},
+        )
+        deadline = time.monotonic() + 300
+        delay = 0.5
+        while time.monotonic() < deadline:
+            up = self.call("GET", f"/uploads/{upload_id}", what="check the image upload")
+            up = up.get("upload") or {}
+            status = up.get("status")
+            if status == "imported" and up.get("entityId"):
+                return str(up["entityId"])
+            if status == "failed":
+                raise errors.InvalidRequestError(
+                    f"Scenario could not import the image: {up.get('errorMessage') or 'failed'}."
+                )
+            self._sleep(delay)
+            delay = min(delay * 1.5, 3.0)
+        raise errors.NetworkError("The image upload did not finish within 5 minutes.")
+
+    def _put_part(self, url: str, chunk: bytes, mime: str) -> None:
+        for attempt in range(self.retry.attempts):
+            try:
+                self.requests_sent += 1
+                resp = self.session.put(
+                    url, data=chunk, headers={"Content-Type": mime}, timeout=self.timeout
+                )
+                if resp.status_code in (200, 201, 204):
+                    return
+                err = error_for_response(resp, "upload part of the image")
+            except requests.RequestException as exc:
+                err = _network_error(exc, "upload part of the image")
+            if not err.retryable or attempt + 1 >= self.retry.attempts:
+                raise err
+            self._sleep(self.retry.delay(attempt + 1))
+
+    def estimate(self, body: dict[str, Any], model_id: str = MODEL_ID) -> Price:
+        """The price in credits of exactly this request (dryRun in the query: no job, no cost)."""
+        data = self.call(
+            "POST",
+            f"/generate/custom/{model_id}",
+            what="price the generation",
+            json_body=body,
+            query={"dryRun": "true"},
+        )
+        cost = data.get("creativeUnitsCost")
+        if not isinstance(cost, int | float):
+            raise errors.InvalidResponseError("Scenario did not say what the generation costs.")
+        discount = data.get("creativeUnitsDiscount") or 0
+        details = data.get("costDetails") or {}
+        return Price(
+            float(cost),
+            float(discount) if isinstance(discount, int | float) else 0.0,
+            details if isinstance(details, dict) else {},
+        )
+
+    def generate(self, body: dict[str, Any], model_id: str = MODEL_ID) -> Submitted:
+        """The paid request: sent once. No answer means OutcomeUnknownError, never a resend."""
+        what = "start the generation"
+        try:
+            resp = self._send("POST", f"/generate/custom/{model_id}", what=what, json_body=body)
+        except requests.RequestException as exc:
+            if _not_sent(exc):
+                raise _network_error(exc, what) from None
+            raise errors.OutcomeUnknownError(
+                "The generation request was sent but no answer came back, so it is unknown "
+                "whether Scenario started (and charged) a job.",
+                fix="Check your jobs on app.scenario.com before generating again; it was not "
+                "re-sent so you are not charged twice.",
+            ) from None
+        if resp.status_code >= 500:
+            raise errors.OutcomeUnknownError(
+                f"Scenario answered the generation request with a server error "
+                f"({resp.status_code}); it is unknown whether a job was started.",
+                fix="Check your jobs on app.scenario.com before generating again; it was not "
+                "re-sent so you are not charged twice.",
+                status=resp.status_code,
+            )
+        if not 200 <= resp.status_code < 300:
+            raise error_for_response(resp, what)
+        try:
+            data = self._json(resp, what)
+        except errors.InvalidResponseError:
+            raise errors.OutcomeUnknownError(
+                "Scenario accepted the generation request but its answer was unreadable.",
+                fix="Check your jobs on app.scenario.com; it was not re-sent.",
+            ) from None
+        job = data.get("job") or {}
+        job_id = job.get("jobId") or job.get("id")
+        if not isinstance(job_id, str):
+            raise errors.OutcomeUnknownError(
+                "Scenario accepted the generation request but sent no job id.",
+                fix="Check your jobs on app.scenario.com; it was not re-sent.",
+            )
+        cost = data.get("creativeUnitsCost")
+        return Submitted(job_id, float(cost) if isinstance(cost, int | float) else None)
+
+    def get_job(self, job_id: str) -> JobStatus:
+        data = self.call("GET", f"/jobs/{job_id}", what="check the job")
+        return self._job_status(data, job_id)
+
+    def cancel_job(self, job_id: str) -> JobStatus:
+        data = self.call(
+            "POST", f"/jobs/{job_id}/action", what="cancel the job", json_body={"action": "cancel"}
+        )
+        return self._job_status(data, job_id)
+
+    @staticmethod
+    def _job_status(data: dict[str, Any], job_id: str) -> JobStatus:
+        job = data.get("job")
+        if not isinstance(job, dict):
+            raise errors.InvalidResponseError("Scenario's job answer had no job in it.")
+        meta = job.get("metadata") or {}
+        progress = job.get("progress")
+        error = ""
+        for key in ("error", "errorMessage", "failureReason"):
+            if isinstance(job.get(key), str) and job[key]:
+                error = job[key]
+                break
+        error = error or str(meta.get("error") or "")
+        billing = job.get("billing") or {}
+        cost = billing.get("cuCost") if isinstance(billing, dict) else None
+        return JobStatus(
+            job_id=str(job.get("jobId") or job.get("id") or job_id),
+            status=str(job.get("status") or "unknown").lower(),
+            progress=float(progress) if isinstance(progress, int | float) else 0.0,
+            asset_ids=[str(a) for a in (meta.get("assetIds") or []) if a],
+            error=error,
+            hint=str(meta.get("hint") or ""),
+            cost=float(cost) if isinstance(cost, int | float) else None,
+        )
+
+    def get_asset(self, asset_id: str) -> Asset:
+        data = self.call("GET", f"/assets/{asset_id}", what="read the result")
+        asset = data.get("asset")
+        if not isinstance(asset, dict):
+            raise errors.InvalidResponseError("Scenario's asset answer had no asset in it.")
+        meta = asset.get("metadata") or {}
+        props = asset.get("properties") or {}
+        return Asset(
+            id=str(asset.get("id") or asset_id),
+            url=str(asset.get("url") or ""),
+            mime_type=str(asset.get("mimeType") or ""),
+            kind=str(asset.get("kind") or ""),
+            status=str(asset.get("status") or ""),
+            type=str(meta.get("type") or "") if isinstance(meta, dict) else "",
+            properties=props if isinstance(props, dict) else {},
+        )
+
+    def download(
+        self,
+        url: str,
+        dest: str,
+        *,
+        on_progress: Callable[[int, int], None] | None = None,
+        cancel: threading.Event | None = None,
+        chunk_size: int = 1024 * 1024,
+    ) -> str:
+        """Stream a signed URL to dest via dest.part (resumed with Range when possible), check
+        the size against Content-Length and the GLB header, then rename. No Authorization
+        header is ever sent here; redirects are followed."""
+        part = dest + ".part"
+        last: errors.Yvo3dError | None = None
+        for attempt in range(self.retry.attempts):
+            if attempt:
+                self._sleep(self.retry.delay(attempt))
+            try:
+                self._download_once(url, part, on_progress, cancel, chunk_size)
+                check_glb(part)
+                os.replace(part, dest)
+                return dest
+            except errors.ExpiredURLError:
+                raise
+            except errors.DownloadError as exc:
+                # A complete but invalid file will not get better by resuming it.
+                if os.path.exists(part):
+                    os.remove(part)
+                last = exc
+            except errors.Yvo3dError as exc:
+                if not exc.retryable:
+                    raise
+                last = exc
+            except requests.RequestException as exc:
+                last = _network_error(exc, "download the result")
+        assert last is not None
+        raise last
+
+    def _download_once(
+        self,
+        url: str,
+        part: str,
+        on_progress: Callable[[int, int], None] | None,
+        cancel: threading.Event | None,
+        chunk_size: int,
+    ) -> None:
+        have = os.path.getsize(part) if os.path.exists(part) else 0
+        headers = {"Accept": "*/*"}
+        if have:
+            headers["Range"] = f"bytes={have}-"
+        self.requests_sent += 1
+        with self.session.get(
+            url, headers=headers, stream=True, timeout=self.timeout, allow_redirects=True
+        ) as resp:
+            if resp.status_code in (401, 403, 410):
+                raise errors.ExpiredURLError(
+                    "The download link of the result has expired.",
+                    fix="It is fetched again automatically.",
+                    status=resp.status_code,
+                )
+            if resp.status_code == 416:
+                os.remove(part)
+                raise errors.DownloadError("The partial download could not be resumed.")
+            if resp.status_code not in (200, 206):
+                raise error_for_response(resp, "download the result")
+            mode = "ab" if resp.status_code == 206 else "wb"
+            if mode == "wb":
+                have = 0
+            length = resp.headers.get("Content-Length")
+            total = have + int(length) if length and length.isdigit() else 0
+            got = have
+            with open(part, mode) as fh:
+                for chunk in resp.iter_content(chunk_size):
+                    if cancel is not None and cancel.is_set():
+                        raise errors.JobCancelledError("Cancelled during the download.")
+                    fh.write(chunk)
+                    got += len(chunk)
+                    if on_progress is not None:
+                        on_progress(got, total)
+            if total and got != total:
+                raise errors.NetworkError(
+                    f"The download stopped early ({got} of {total} bytes).",
+                    fix="It is resumed automatically.",
+                )

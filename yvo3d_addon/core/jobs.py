@@ -1,0 +1,612 @@
+"""The job engine: stages, one worker thread per job, and the manager that owns workers, the job
+store, the library and the event queue the main thread drains.
+
+Blender-free. Workers only talk to the network, the store and the library; the main thread only
+calls `submit`, `cancel`, `drain` and friends, none of which waits on the network.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import os
+import queue
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from . import errors, images
+from .client import JobStatus, ScenarioClient, pick_glb
+from .library import Library, new_entry
+from .params import DEFAULT_TABLE, ParamTable
+from .store import JobRecord, JobStore
+
+log = logging.getLogger(__name__)
+
+
+class Stage(StrEnum):
+    PREPARING = "preparing"
+    UPLOADING = "uploading"
+    PRICING = "pricing"
+    SUBMITTING = "submitting"
+    QUEUED = "queued"
+    RUNNING = "running"
+    DOWNLOADING = "downloading"
+    READY = "ready"
+    IMPORTED = "imported"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    UNKNOWN = "unknown"  # the paid request's outcome is unknown: never re-sent
+    STALLED = "stalled"  # still running on Scenario after the overall timeout: resumable
+
+
+BEFORE_PAYMENT = frozenset({Stage.PREPARING, Stage.UPLOADING, Stage.PRICING})
+ACTIVE = frozenset(
+    BEFORE_PAYMENT | {Stage.SUBMITTING, Stage.QUEUED, Stage.RUNNING, Stage.DOWNLOADING}
+)
+FOLLOWABLE = frozenset({Stage.QUEUED, Stage.RUNNING, Stage.DOWNLOADING, Stage.STALLED})
+UNFINISHED = frozenset(ACTIVE | {Stage.READY, Stage.UNKNOWN, Stage.STALLED})
+
+LABELS = {
+    Stage.PREPARING: "Checking images",
+    Stage.UPLOADING: "Uploading images",
+    Stage.PRICING: "Checking the price",
+    Stage.SUBMITTING: "Starting the job",
+    Stage.QUEUED: "Queued on Scenario",
+    Stage.RUNNING: "Generating",
+    Stage.DOWNLOADING: "Downloading",
+    Stage.READY: "Ready to import",
+    Stage.IMPORTED: "Imported",
+    Stage.FAILED: "Failed",
+    Stage.CANCELLED: "Cancelled",
+    Stage.UNKNOWN: "Outcome unknown",
+    Stage.STALLED: "Still running on Scenario",
+}
+
+
+@dataclass
+class PollPolicy:
+    """Adaptive polling: frequent at first, slower for long jobs, capped, reset on progress."""
+
+    first: float = 2.0
+    factor: float = 1.4
+    cap: float = 15.0
+    overall_timeout: float = 45 * 60.0
+
+    def floor(self, age: float) -> float:
+        if age < 60:
+            return self.first
+        if age < 300:
+            return min(self.cap, self.first * 2)
+        return min(self.cap, self.first * 4)
+
+    def next(self, current: float, age: float, progressed: bool) -> float:
+        floor = self.floor(age)
+        if progressed:
+            return floor
+        return min(self.cap, max(floor, current * self.factor))
+
+
+@dataclass
+class Event:
+    """One change of one job, for the main thread. `record` is a private copy."""
+
+    kind: str  # "stage" | "progress" | "ready" | "ended"
+    record: JobRecord
+
+
+ClientFactory = Callable[[Callable[[float], bool]], ScenarioClient]
+"""Makes a client whose waits end early (returning True) when the job is interrupted."""
+
+
+class _StopFollowingError(Exception):
+    """The manager is stopping: leave the job as it is in the store, to be resumed later."""
+
+
+class _Worker:
+    def __init__(self, manager: JobManager, record: JobRecord) -> None:
+        self.manager = manager
+        self.record = record
+        self.interrupt = threading.Event()  # set by cancel or by shutdown
+        self.cancelled = threading.Event()
+        self.thread = threading.Thread(target=self.run, name=f"yvo3d-job-{record.id}", daemon=True)
+
+    # -- plumbing
+
+    def wait(self, seconds: float) -> bool:
+        return self.interrupt.wait(seconds)
+
+    def check(self) -> None:
+        if self.manager.stopping.is_set():
+            raise _StopFollowingError()
+        if self.cancelled.is_set() and self.record.stage in BEFORE_PAYMENT:
+            raise errors.JobCancelledError("Cancelled before anything was paid.")
+
+    def set(self, stage: Stage | None = None, kind: str = "stage", **changes: Any) -> None:
+        if stage is not None:
+            self.record.stage = stage
+        for key, value in changes.items():
+            setattr(self.record, key, value)
+        self.manager._publish(self.record, kind)
+
+    # -- the stages
+
+    def run(self) -> None:
+        rec = self.record
+        try:
+            client = self.manager.client_factory(self.wait)
+            if not rec.job_id:
+                if rec.stage == Stage.SUBMITTING:
+                    # A restart found a paid request with no job id: never send it again.
+                    raise errors.OutcomeUnknownError(
+                        "Blender stopped while the generation request was being sent; it is "
+                        "unknown whether Scenario started (and charged) a job.",
+                        fix="Check your jobs on app.scenario.com before generating again.",
+                    )
+                self.prepare_and_submit(client)
+            if not (rec.stage == Stage.DOWNLOADING and rec.asset_ids):
+                self.follow(client)
+            self.download(client)
+        except _StopFollowingError:
+            log.info("job %s left at stage %s for a later resume", rec.id, rec.stage)
+        except errors.JobCancelledError as exc:
+            if self.manager.stopping.is_set() and not self.cancelled.is_set():
+                return
+            paid = bool(rec.job_id)
+            self.set(
+                Stage.CANCELLED,
+                "ended",
+                error_code=exc.code,
+                message="Cancelled." if paid else "Cancelled before anything was paid.",
+                finished_at=time.time(),
+            )
+        except errors.OutcomeUnknownError as exc:
+            self.set(
+                Stage.UNKNOWN,
+                "ended",
+                error_code=exc.code,
+                error=exc.message,
+                hint=exc.fix,
+                message=exc.message,
+                finished_at=time.time(),
+            )
+        except errors.StillRunningError as exc:
+            self.set(
+                Stage.STALLED,
+                "ended",
+                error_code=exc.code,
+                error=exc.message,
+                hint=exc.fix,
+                message=exc.message,
+            )
+        except errors.Yvo3dError as exc:
+            if self.manager.stopping.is_set() and isinstance(exc, errors.NetworkError):
+                return
+            self.set(
+                Stage.FAILED,
+                "ended",
+                error_code=exc.code,
+                error=exc.message,
+                hint=exc.fix,
+                message=exc.user_text(),
+                finished_at=time.time(),
+            )
+        except Exception as exc:  # a bug must still end the job visibly, never silently
+            log.exception("job %s crashed", rec.id)
+            self.set(
+                Stage.FAILED,
+                "ended",
+                error_code="internal",
+                error=f"Internal error: {type(exc).__name__}: {exc}",
+                message="Internal error in the add-on; the job record is kept.",
+                finished_at=time.time(),
+            )
+        finally:
+            self.manager._worker_done(self)
+
+    def prepare_and_submit(self, client: ScenarioClient) -> None:
+        rec = self.record
+        table = self.manager.table
+        self.set(Stage.PREPARING, message=LABELS[Stage.PREPARING])
+        problems = table.validate(rec.settings, len(rec.images))
+        if problems:
+            raise errors.InputError("; ".join(p.message for p in problems))
+        hashes = []
+        for path in rec.images:
+            images.check(path)
+            hashes.append(images.file_sha256(path))
+        self.set(image_hashes=hashes, fingerprint=table.fingerprint(rec.settings, hashes))
+        self.check()
+        self.set(Stage.UPLOADING, message=LABELS[Stage.UPLOADING])
+        ids = []
+        for index, path in enumerate(rec.images):
+            self.check()
+            ids.append(client.upload_image(path))
+            self.set(kind="progress", progress=(index + 1) / len(rec.images) * 0.05)
+        body = table.to_request(rec.settings, ids)
+        self.set(upload_ids=ids, body=body)
+        self.check()
+        if rec.expected_cost is not None:
+            self.set(Stage.PRICING, message=LABELS[Stage.PRICING])
+            price = client.estimate(body, self.manager.model_id)
+            if price.cost > rec.expected_cost + 1e-9:
+                raise errors.InputError(
+                    f"The price went up from {rec.expected_cost:g} to {price.cost:g} credits "
+                    "since you confirmed it; nothing was paid.",
+                    fix="Check the price in the panel and generate again.",
+                )
+            self.set(cost=price.cost)
+        self.check()
+        # The store says "submitting" before the paid request leaves, and has the job id
+        # right after: a crash in between is visible as "outcome unknown", never repeated.
+        self.set(Stage.SUBMITTING, message=LABELS[Stage.SUBMITTING], submitted_at=time.time())
+        submitted = client.generate(body, self.manager.model_id)
+        self.set(
+            Stage.QUEUED,
+            job_id=submitted.job_id,
+            message=LABELS[Stage.QUEUED],
+            cost=submitted.cost if submitted.cost is not None else rec.cost,
+        )
+
+    def follow(self, client: ScenarioClient) -> None:
+        rec = self.record
+        policy = self.manager.poll
+        started = rec.submitted_at or time.time()
+        interval = policy.first
+        cancel_sent = False
+        while True:
+            if self.manager.stopping.is_set():
+                raise _StopFollowingError()
+            try:
+                if self.cancelled.is_set() and not cancel_sent:
+                    cancel_sent = True
+                    self.interrupt.clear()  # from here on, waits are plain waits again
+                    try:
+                        status = client.cancel_job(rec.job_id)
+                    except errors.JobCancelledError:
+                        raise
+                    except errors.Yvo3dError as exc:
+                        # The service may refuse to cancel; keep following, it may still end.
+                        self.set(kind="progress", message=f"Cancel not accepted: {exc.message}")
+                        status = client.get_job(rec.job_id)
+                else:
+                    status = client.get_job(rec.job_id)
+            except errors.JobCancelledError:
+                # A retry wait was interrupted: by a stop (leave the job) or by a cancel
+                # (loop once more to ask the service to cancel).
+                if self.manager.stopping.is_set():
+                    raise _StopFollowingError() from None
+                if cancel_sent:
+                    self.interrupt.clear()
+                continue
+            progressed = self.apply(status)
+            state = status.state
+            if state == "success":
+                self.set(asset_ids=status.asset_ids, status=status.status)
+                if cancel_sent:
+                    self.set(
+                        kind="progress",
+                        message="The job finished before the cancel reached it; "
+                        "the result is kept.",
+                    )
+                return
+            if state == "failure":
+                raise errors.JobFailedError(
+                    status.error or "Scenario could not generate this model.", hint=status.hint
+                )
+            if state == "canceled":
+                if cancel_sent:
+                    raise errors.JobCancelledError("Cancelled on Scenario.")
+                raise errors.JobFailedError(
+                    "The job was cancelled on Scenario's side.",
+                    hint="Generate again, or check the job on app.scenario.com.",
+                )
+            age = time.time() - started
+            if age > policy.overall_timeout:
+                raise errors.StillRunningError(
+                    f"The job is still running on Scenario after {age / 60:.0f} minutes; "
+                    "the add-on stopped following it.",
+                    fix="Press Resume in the Jobs panel to keep following it; nothing is lost.",
+                )
+            interval = policy.next(interval, age, progressed)
+            if self.wait(interval):
+                if self.manager.stopping.is_set():
+                    raise _StopFollowingError()
+                if cancel_sent:
+                    self.interrupt.clear()  # a second Cancel press: already asked
+
+    def apply(self, status: JobStatus) -> bool:
+        rec = self.record
+        stage = Stage.QUEUED if status.status in ("pending", "queued") else Stage.RUNNING
+        progress = 0.05 + 0.85 * max(0.0, min(1.0, status.progress))
+        progressed = status.status != rec.status or progress > rec.progress + 1e-6
+        if stage != rec.stage:
+            self.set(
+                stage,
+                status=status.status,
+                progress=max(progress, rec.progress),
+                message=LABELS[stage],
+            )
+        elif progressed:
+            self.set(kind="progress", status=status.status, progress=max(progress, rec.progress))
+        return progressed
+
+    def download(self, client: ScenarioClient) -> None:
+        rec = self.record
+        manager = self.manager
+        self.set(Stage.DOWNLOADING, message=LABELS[Stage.DOWNLOADING])
+        assets = [client.get_asset(a) for a in rec.asset_ids]
+        glb = pick_glb(assets)
+        if glb is None:
+            kinds = ", ".join(sorted({a.mime_type or a.kind or "?" for a in assets})) or "none"
+            raise errors.NoResultError(
+                f"The job finished but returned no GLB model (it returned: {kinds}).",
+                fix="Check the job on app.scenario.com.",
+            )
+        self.set(glb_asset_id=glb.id, library_id=rec.library_id or rec.id)
+        dest = manager.library.glb_dest(rec.library_id)
+
+        def on_progress(got: int, total: int) -> None:
+            if total:
+                fraction = 0.9 + 0.1 * got / total
+                if fraction - rec.progress >= 0.02:
+                    self.set(kind="progress", progress=fraction)
+
+        for attempt in range(3):
+            try:
+                client.download(glb.url, dest, on_progress=on_progress, cancel=self.interrupt)
+                break
+            except errors.ExpiredURLError:
+                if attempt == 2:
+                    raise
+                glb = client.get_asset(glb.id)  # a fresh signed URL
+            except errors.JobCancelledError:
+                if manager.stopping.is_set():
+                    raise _StopFollowingError() from None
+                raise
+        preview = self.fetch_preview(client, assets, glb.id)
+        entry = new_entry(
+            id=rec.library_id,
+            name=rec.name,
+            job_id=rec.job_id,
+            asset_ids=rec.asset_ids,
+            glb_asset_id=glb.id,
+            fingerprint=rec.fingerprint,
+            settings=rec.settings,
+            body=rec.body,
+            cost=rec.cost,
+            preview=preview,
+            images=[
+                {"name": os.path.basename(p), "sha256": h}
+                for p, h in zip(rec.images, rec.image_hashes, strict=False)
+            ],
+        )
+        manager.library.add(entry, rec.images)
+        self.set(
+            Stage.READY,
+            "ready",
+            glb_path=entry.glb_path,
+            progress=1.0,
+            message=LABELS[Stage.READY],
+            finished_at=time.time(),
+        )
+
+    def fetch_preview(self, client: ScenarioClient, assets: list[Any], glb_id: str) -> str:
+        """The service's preview image, best effort: a missing preview never fails a job."""
+        for asset in assets:
+            if asset.id != glb_id and asset.mime_type in ("image/png", "image/jpeg"):
+                dest = os.path.join(
+                    self.manager.library.folder(self.record.library_id),
+                    "preview" + (".png" if "png" in asset.mime_type else ".jpg"),
+                )
+                try:
+                    with client.session.get(asset.url, timeout=client.timeout) as resp:
+                        if resp.status_code == 200:
+                            with open(dest, "wb") as fh:
+                                fh.write(resp.content)
+                            return os.path.basename(dest)
+                except Exception:  # noqa: BLE001 - best effort by design
+                    return ""
+        return ""
+
+
+class JobManager:
+    """Owns the workers, the store, the library and the event queue. Main-thread API only."""
+
+    def __init__(
+        self,
+        store: JobStore,
+        library: Library,
+        client_factory: ClientFactory,
+        *,
+        table: ParamTable = DEFAULT_TABLE,
+        poll: PollPolicy | None = None,
+        model_id: str = "model_yvo3d-image-to-3d",
+    ) -> None:
+        self.store = store
+        self.library = library
+        self.client_factory = client_factory
+        self.table = table
+        self.poll = poll or PollPolicy()
+        self.model_id = model_id
+        self.events: queue.Queue[Event] = queue.Queue()
+        self.stopping = threading.Event()
+        self._lock = threading.Lock()
+        self._workers: dict[str, _Worker] = {}
+        self._records: dict[str, JobRecord] = {r.id: r for r in store.all()}
+
+    # -- for workers
+
+    def _publish(self, record: JobRecord, kind: str) -> None:
+        self.store.put(record)
+        snapshot = copy.deepcopy(record)
+        with self._lock:
+            self._records[record.id] = snapshot
+        self.events.put(Event(kind, snapshot))
+
+    def _worker_done(self, worker: _Worker) -> None:
+        with self._lock:
+            if self._workers.get(worker.record.id) is worker:
+                del self._workers[worker.record.id]
+
+    # -- main thread
+
+    def submit(
+        self,
+        *,
+        name: str,
+        images: list[str],
+        settings: dict[str, Any],
+        placement: dict[str, Any] | None = None,
+        expected_cost: float | None = None,
+    ) -> JobRecord:
+        """Record a new job and start its worker; returns at once."""
+        record = JobRecord(
+            id="yj_" + uuid.uuid4().hex[:12],
+            name=name,
+            stage=Stage.PREPARING,
+            images=list(images),
+            settings=dict(settings),
+            placement=dict(placement or {}),
+            expected_cost=expected_cost,
+            message=LABELS[Stage.PREPARING],
+        )
+        self._start(record)
+        return copy.deepcopy(record)
+
+    def _start(self, record: JobRecord) -> None:
+        self.stopping.clear()
+        worker = _Worker(self, record)
+        with self._lock:
+            self._workers[record.id] = worker
+        self._publish(record, "stage")
+        worker.thread.start()
+
+    def cancel(self, local_id: str) -> bool:
+        """Ask a job to stop; before the paid request it stops locally, after it the service
+        is asked to cancel and the job is followed until it ends. False if nothing runs."""
+        with self._lock:
+            worker = self._workers.get(local_id)
+        if worker is None:
+            record = self._records.get(local_id)
+            if record is not None and record.stage in (Stage.STALLED, Stage.UNKNOWN):
+                record = copy.deepcopy(record)
+                record.stage = Stage.CANCELLED
+                record.message = "No longer followed."
+                self._publish(record, "ended")
+                return True
+            return False
+        worker.record.cancel_requested = True
+        worker.cancelled.set()
+        worker.interrupt.set()
+        return True
+
+    def resume(self, local_id: str | None = None) -> list[JobRecord]:
+        """Follow again the jobs a restart (or a timeout) left behind. Pre-payment jobs are not
+        resumed (they would pay without the user asking again): they end, nothing paid."""
+        resumed = []
+        for record in list(self._records.values()):
+            if local_id is not None and record.id != local_id:
+                continue
+            with self._lock:
+                if record.id in self._workers:
+                    continue
+            record = copy.deepcopy(record)
+            if record.stage in BEFORE_PAYMENT:
+                record.stage = Stage.FAILED
+                record.error_code = "interrupted"
+                record.message = "Interrupted before anything was paid; generate again."
+                self._publish(record, "ended")
+            elif record.stage in FOLLOWABLE or record.stage == Stage.SUBMITTING:
+                if record.stage == Stage.STALLED:
+                    record.stage = Stage.RUNNING
+                record.error = record.error_code = record.hint = ""
+                self._start(record)
+                resumed.append(copy.deepcopy(record))
+        return resumed
+
+    def drain(self, limit: int = 200) -> list[Event]:
+        """Every event waiting, without blocking."""
+        out: list[Event] = []
+        while len(out) < limit:
+            try:
+                out.append(self.events.get_nowait())
+            except queue.Empty:
+                break
+        return out
+
+    def jobs(self) -> list[JobRecord]:
+        """A snapshot of every known job, newest first (no I/O)."""
+        with self._lock:
+            records = list(self._records.values())
+        return sorted(records, key=lambda r: r.created, reverse=True)
+
+    def get(self, local_id: str) -> JobRecord | None:
+        with self._lock:
+            return self._records.get(local_id)
+
+    def running(self) -> list[str]:
+        with self._lock:
+            return list(self._workers)
+
+    def mark_imported(self, local_id: str, object_name: str) -> None:
+        record = self.get(local_id)
+        if record is None:
+            return
+        record = copy.deepcopy(record)
+        record.stage = Stage.IMPORTED
+        record.imported_as = object_name
+        record.message = LABELS[Stage.IMPORTED]
+        self._publish(record, "stage")
+
+    def mark_import_failed(self, local_id: str, message: str) -> None:
+        """The download is safe in the library; only the import failed: stay READY."""
+        record = self.get(local_id)
+        if record is None:
+            return
+        record = copy.deepcopy(record)
+        record.message = message
+        self._publish(record, "progress")
+
+    def forget(self, local_id: str) -> None:
+        with self._lock:
+            if local_id in self._workers:
+                return
+            self._records.pop(local_id, None)
+        self.store.delete(local_id)
+
+    def wait(
+        self,
+        timeout: float,
+        on_event: Callable[[Event], None] | None = None,
+        ids: list[str] | None = None,
+    ) -> bool:
+        """Background mode: drain events until the given (or all) jobs stop running."""
+        deadline = time.monotonic() + timeout
+        while True:
+            for event in self.drain():
+                if on_event is not None:
+                    on_event(event)
+            with self._lock:
+                busy = [i for i in self._workers if ids is None or i in ids]
+            if not busy and self.events.empty():
+                return True
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.05)
+
+    def shutdown(self, timeout: float = 5.0) -> list[str]:
+        """Stop following (jobs stay in the store, resumable). Returns threads still alive."""
+        self.stopping.set()
+        with self._lock:
+            workers = list(self._workers.values())
+        for worker in workers:
+            worker.interrupt.set()
+        deadline = time.monotonic() + timeout
+        for worker in workers:
+            worker.thread.join(max(0.0, deadline - time.monotonic()))
+        return [w.thread.name for w in workers if w.thread.is_alive()]

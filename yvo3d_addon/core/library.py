@@ -1,0 +1,137 @@
+"""The local library of downloaded results: each GLB with a record of its inputs and provenance.
+
+Blender-free. One folder per result (`<root>/<entry id>/`): `model.glb`, `entry.json`, the input
+images (small ones copied, as thumbnails and provenance) and the service's preview when there
+is one. Re-importing from here costs nothing and sends no request.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
+
+from . import errors
+
+MAX_INPUT_COPY = 10 * 1024 * 1024
+
+
+@dataclass
+class LibraryEntry:
+    id: str
+    name: str
+    created: float
+    job_id: str
+    asset_ids: list[str]
+    glb_asset_id: str
+    fingerprint: str
+    settings: dict[str, Any]
+    body: dict[str, Any]
+    images: list[dict[str, Any]] = field(default_factory=list)  # name, sha256, copy (file name)
+    cost: float | None = None
+    glb_size: int = 0
+    preview: str = ""  # file name inside the entry folder, when the service sent a preview
+    folder: str = ""  # filled on load, not stored
+
+    @property
+    def glb_path(self) -> str:
+        return os.path.join(self.folder, "model.glb")
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data.pop("folder")
+        return data
+
+
+class Library:
+    def __init__(self, root: str) -> None:
+        self.root = root
+        try:
+            os.makedirs(root, exist_ok=True)
+        except OSError as exc:
+            raise errors.ConfigError(
+                f"The library folder {root!r} cannot be created ({exc.strerror}).",
+                fix="Choose another library folder in Preferences > Add-ons > YVO3D.",
+            ) from None
+        if not os.access(root, os.W_OK):
+            raise errors.ConfigError(
+                f"The library folder {root!r} is not writable.",
+                fix="Choose another library folder in Preferences > Add-ons > YVO3D.",
+            )
+
+    def folder(self, entry_id: str) -> str:
+        path = os.path.join(self.root, entry_id)
+        os.makedirs(path, exist_ok=True)
+        return path
+
+    def glb_dest(self, entry_id: str) -> str:
+        """Where a job downloads its GLB (the entry becomes visible only once `add` is called)."""
+        return os.path.join(self.folder(entry_id), "model.glb")
+
+    def add(self, entry: LibraryEntry, image_paths: list[str]) -> LibraryEntry:
+        folder = self.folder(entry.id)
+        entry.folder = folder
+        if not os.path.isfile(entry.glb_path):
+            raise errors.DownloadError("The result file is missing from the library.")
+        entry.glb_size = os.path.getsize(entry.glb_path)
+        for index, path in enumerate(image_paths):
+            if index >= len(entry.images):
+                break
+            try:
+                if os.path.getsize(path) <= MAX_INPUT_COPY:
+                    copy = f"input_{index}{os.path.splitext(path)[1].lower()}"
+                    shutil.copyfile(path, os.path.join(folder, copy))
+                    entry.images[index]["copy"] = copy
+            except OSError:
+                pass  # provenance copy only: the hash in the record still identifies the input
+        tmp = os.path.join(folder, "entry.json.tmp")
+        with open(tmp, "w", encoding="utf-8") as fh:
+            json.dump(entry.to_dict(), fh, indent=1, sort_keys=True)
+        os.replace(tmp, os.path.join(folder, "entry.json"))
+        return entry
+
+    def get(self, entry_id: str) -> LibraryEntry | None:
+        folder = os.path.join(self.root, entry_id)
+        try:
+            with open(os.path.join(folder, "entry.json"), encoding="utf-8") as fh:
+                data = json.load(fh)
+            known = {f.name for f in fields(LibraryEntry)}
+            entry = LibraryEntry(**{k: v for k, v in data.items() if k in known})
+        except (OSError, ValueError, TypeError):
+            return None
+        entry.folder = folder
+        return entry
+
+    def entries(self, search: str = "") -> list[LibraryEntry]:
+        """Every complete entry, newest first; `search` matches the name, case-insensitively."""
+        found = []
+        try:
+            names = os.listdir(self.root)
+        except OSError:
+            return []
+        for name in names:
+            entry = self.get(name)
+            if entry is None or not os.path.isfile(entry.glb_path):
+                continue
+            if search and search.lower() not in entry.name.lower():
+                continue
+            found.append(entry)
+        found.sort(key=lambda e: e.created, reverse=True)
+        return found
+
+    def find(self, fingerprint: str) -> list[LibraryEntry]:
+        """Past results of an identical request (same images, same parameters)."""
+        if not fingerprint:
+            return []
+        return [e for e in self.entries() if e.fingerprint == fingerprint]
+
+    def delete(self, entry_id: str) -> None:
+        shutil.rmtree(os.path.join(self.root, entry_id), ignore_errors=True)
+
+
+def new_entry(**kwargs: Any) -> LibraryEntry:
+    kwargs.setdefault("created", time.time())
+    return LibraryEntry(**kwargs)

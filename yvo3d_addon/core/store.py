@@ -1,0 +1,137 @@
+"""The job store: every job from before its paid request to its import, in SQLite on disk.
+
+Blender-free. One row per job; the record itself is JSON (never credentials). A damaged file
+is moved aside and a new store is made, so a corrupt store never stops the add-on loading.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sqlite3
+import threading
+import time
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+SCHEMA_VERSION = 1
+
+
+@dataclass
+class JobRecord:
+    """Everything needed to follow, resume, or re-import one job. Plain data, no secrets."""
+
+    id: str
+    name: str
+    stage: str
+    created: float = field(default_factory=time.time)
+    updated: float = field(default_factory=time.time)
+    images: list[str] = field(default_factory=list)
+    image_hashes: list[str] = field(default_factory=list)
+    settings: dict[str, Any] = field(default_factory=dict)
+    body: dict[str, Any] = field(default_factory=dict)
+    fingerprint: str = ""
+    placement: dict[str, Any] = field(default_factory=dict)
+    expected_cost: float | None = None
+    cost: float | None = None
+    upload_ids: list[str] = field(default_factory=list)
+    job_id: str = ""
+    status: str = ""
+    progress: float = 0.0
+    asset_ids: list[str] = field(default_factory=list)
+    glb_asset_id: str = ""
+    glb_path: str = ""
+    library_id: str = ""
+    message: str = ""
+    error_code: str = ""
+    error: str = ""
+    hint: str = ""
+    cancel_requested: bool = False
+    submitted_at: float | None = None
+    finished_at: float | None = None
+    imported_as: str = ""
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> JobRecord:
+        data = json.loads(text)
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+
+class JobStore:
+    """Thread-safe; every write is committed before it returns (WAL, synchronous=FULL)."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.recovered_from = ""  # set when a damaged store was moved aside
+        self._lock = threading.Lock()
+        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+        try:
+            self._db = self._open()
+        except sqlite3.DatabaseError as exc:
+            backup = f"{path}.corrupt-{int(time.time())}"
+            log.warning("job store damaged (%s); moved to %s", exc, backup)
+            for suffix in ("", "-wal", "-shm"):
+                if os.path.exists(path + suffix):
+                    os.replace(path + suffix, backup + suffix)
+            self.recovered_from = backup
+            self._db = self._open()
+
+    def _open(self) -> sqlite3.Connection:
+        db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+        try:
+            check = db.execute("PRAGMA quick_check").fetchone()
+            if not check or check[0] != "ok":
+                raise sqlite3.DatabaseError(f"integrity check: {check}")
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=FULL")
+            db.execute(
+                "CREATE TABLE IF NOT EXISTS jobs (id TEXT PRIMARY KEY, stage TEXT NOT NULL, "
+                "job_id TEXT, updated REAL NOT NULL, data TEXT NOT NULL)"
+            )
+            db.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT)")
+            db.execute("INSERT OR IGNORE INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
+            rows = db.execute("SELECT data FROM jobs").fetchall()
+            for (data,) in rows:
+                json.loads(data)
+        except (sqlite3.DatabaseError, ValueError) as exc:
+            db.close()
+            raise sqlite3.DatabaseError(str(exc)) from exc
+        return db
+
+    def put(self, record: JobRecord) -> None:
+        record.updated = time.time()
+        with self._lock:
+            self._db.execute(
+                "INSERT OR REPLACE INTO jobs (id, stage, job_id, updated, data) "
+                "VALUES (?, ?, ?, ?, ?)",
+                (record.id, record.stage, record.job_id, record.updated, record.to_json()),
+            )
+
+    def get(self, local_id: str) -> JobRecord | None:
+        with self._lock:
+            row = self._db.execute("SELECT data FROM jobs WHERE id = ?", (local_id,)).fetchone()
+        return JobRecord.from_json(row[0]) if row else None
+
+    def all(self) -> list[JobRecord]:
+        """Every job, newest first."""
+        with self._lock:
+            rows = self._db.execute("SELECT data FROM jobs ORDER BY updated DESC").fetchall()
+        return [JobRecord.from_json(r[0]) for r in rows]
+
+    def by_stage(self, stages: set[str] | frozenset[str]) -> list[JobRecord]:
+        return [r for r in self.all() if r.stage in stages]
+
+    def delete(self, local_id: str) -> None:
+        with self._lock:
+            self._db.execute("DELETE FROM jobs WHERE id = ?", (local_id,))
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
