@@ -1,0 +1,208 @@
+"""Blender layer: the add-on preferences (credentials, service, library, import defaults)."""
+
+import os
+
+import bpy
+from bpy.props import BoolProperty, EnumProperty, FloatProperty, StringProperty
+
+# Preferences are keyed by the installed base package (bl_ext.<repo>.yvo3d); this module
+# lives one level below it.
+BASE_PACKAGE = (__package__ or "").rpartition(".")[0]
+
+DEFAULT_SERVICE_URL = "https://api.cloud.scenario.com/v1"
+KEYS_URL = "https://app.scenario.com"
+ENV_API_KEY = "SCENARIO_SDK_API_KEY"
+ENV_API_SECRET = "SCENARIO_SDK_API_SECRET"
+ENV_BASE_URL = "SCENARIO_BASE_URL"
+TEST_CONNECTION_OPERATOR = "yvo3d.test_connection"
+
+
+class YVO3D_AddonPreferences(bpy.types.AddonPreferences):
+    """Settings for YVO3D: credentials, service, library and import defaults."""
+
+    bl_idname = BASE_PACKAGE
+
+    use_env_credentials: BoolProperty(
+        name="Use Environment Variables",
+        description=(
+            f"Read the API key and secret from {ENV_API_KEY} / {ENV_API_SECRET} "
+            "in the environment instead of the fields below"
+        ),
+        default=False,
+    )
+    api_key: StringProperty(
+        name="API Key",
+        description="Scenario API key (stored in your Blender preferences, never in a .blend)",
+        default="",
+        subtype="PASSWORD",
+    )
+    api_secret: StringProperty(
+        name="API Secret",
+        description="Scenario API secret (stored in your Blender preferences, never in a .blend)",
+        default="",
+        subtype="PASSWORD",
+    )
+    project_id: StringProperty(
+        name="Project ID",
+        description="Optional Scenario project id (proj_...); a project key already implies it",
+        default="",
+    )
+    service_url: StringProperty(
+        name="Service URL",
+        description=(
+            "Base URL of the Scenario API, including /v1 "
+            f"(the {ENV_BASE_URL} environment variable overrides it)"
+        ),
+        default=DEFAULT_SERVICE_URL,
+    )
+    library_dir: StringProperty(
+        name="Library Folder",
+        description="Where downloaded models are kept (empty: the extension's own user folder)",
+        default="",
+        subtype="DIR_PATH",
+    )
+    placement_default: EnumProperty(
+        name="Placement",
+        description="Where a new model goes by default",
+        items=(
+            ("CURSOR", "3D Cursor", "Bottom centre of the model on the 3D cursor, real size"),
+            (
+                "PLACEHOLDER",
+                "Placeholder",
+                "Replace the active object: same place, rotation and size, placeholder hidden",
+            ),
+        ),
+        default="CURSOR",
+    )
+    fit_mode: EnumProperty(
+        name="Fit",
+        description="How a model is scaled to fit a placeholder's bounding box",
+        items=(
+            ("LONGEST", "Longest Side", "Match the longest side of the placeholder"),
+            ("HEIGHT", "Height", "Match the placeholder's height"),
+            ("FOOTPRINT", "Footprint", "Fit inside the placeholder's floor area"),
+        ),
+        default="LONGEST",
+    )
+    images_mode: EnumProperty(
+        name="Textures",
+        description="How the model's texture images are kept",
+        items=(
+            ("PACK", "Pack into .blend", "Pack the textures into the .blend file"),
+            (
+                "BESIDE",
+                "Save beside .blend",
+                "Save the textures in a textures/ folder next to the saved .blend "
+                "(packed until the .blend has been saved)",
+            ),
+        ),
+        default="PACK",
+    )
+    poll_seconds_max: FloatProperty(
+        name="Longest Poll Interval (s)",
+        description="Longest wait between two status checks of a running job, in seconds",
+        default=10.0,
+        min=2.0,
+        max=120.0,
+    )
+    show_advanced: BoolProperty(
+        name="Show Advanced",
+        description="Show the service URL and polling settings",
+        default=False,
+    )
+
+    def draw(self, context: bpy.types.Context) -> None:
+        layout = self.layout
+        layout.use_property_split = True
+        layout.use_property_decorate = False
+
+        box = layout.box()
+        box.label(text="Credentials", icon="LOCKED")
+        box.prop(self, "use_env_credentials")
+        fields = box.column()
+        fields.enabled = not self.use_env_credentials
+        fields.prop(self, "api_key")
+        fields.prop(self, "api_secret")
+        box.prop(self, "project_id")
+        hint = box.row()
+        hint.label(text="Create keys at app.scenario.com: Project Settings > API Keys")
+        hint.operator("wm.url_open", text="Open", icon="URL").url = KEYS_URL
+        if self.use_env_credentials and not _env_credentials():
+            box.label(text=f"{ENV_API_KEY} / {ENV_API_SECRET} are not set", icon="ERROR")
+        if operator_registered(TEST_CONNECTION_OPERATOR):
+            box.operator(TEST_CONNECTION_OPERATOR, icon="PLUGIN")
+
+        box = layout.box()
+        box.label(text="Library", icon="ASSET_MANAGER")
+        box.prop(self, "library_dir")
+
+        box = layout.box()
+        box.label(text="Import", icon="IMPORT")
+        box.prop(self, "placement_default")
+        box.prop(self, "fit_mode")
+        box.prop(self, "images_mode")
+
+        box = layout.box()
+        box.prop(self, "show_advanced")
+        if self.show_advanced:
+            box.prop(self, "service_url")
+            if os.environ.get(ENV_BASE_URL, "").strip():
+                box.label(text=f"Overridden by {ENV_BASE_URL}", icon="INFO")
+            box.prop(self, "poll_seconds_max")
+
+
+def operator_registered(idname: str) -> bool:
+    """Whether an operator such as "yvo3d.test_connection" is registered right now."""
+    category, _, name = idname.partition(".")
+    try:
+        getattr(getattr(bpy.ops, category), name).get_rna_type()
+    except (AttributeError, KeyError):
+        return False
+    return True
+
+
+def get_prefs(context: bpy.types.Context) -> YVO3D_AddonPreferences | None:
+    """The add-on's preferences, or None when the add-on is not enabled."""
+    addon = context.preferences.addons.get(BASE_PACKAGE) if context.preferences else None
+    if addon is None:
+        return None
+    prefs = addon.preferences
+    return prefs if isinstance(prefs, YVO3D_AddonPreferences) else None
+
+
+def _env_credentials() -> tuple[str, str] | None:
+    key = os.environ.get(ENV_API_KEY, "").strip()
+    secret = os.environ.get(ENV_API_SECRET, "").strip()
+    return (key, secret) if key and secret else None
+
+
+def credentials(context: bpy.types.Context) -> tuple[str, str] | None:
+    """(api key, api secret) from the environment or the fields, per preference; else None."""
+    prefs = get_prefs(context)
+    if prefs is None:
+        return None
+    if prefs.use_env_credentials:
+        return _env_credentials()
+    key, secret = prefs.api_key.strip(), prefs.api_secret.strip()
+    return (key, secret) if key and secret else None
+
+
+def service_url_effective(context: bpy.types.Context) -> str:
+    """The API base URL: $SCENARIO_BASE_URL, else the preference, else Scenario's."""
+    url = os.environ.get(ENV_BASE_URL, "").strip()
+    if not url:
+        prefs = get_prefs(context)
+        url = prefs.service_url.strip() if prefs is not None else ""
+    return (url or DEFAULT_SERVICE_URL).rstrip("/")
+
+
+def library_path(context: bpy.types.Context) -> str:
+    """The folder holding downloaded models (created on demand for the default one)."""
+    prefs = get_prefs(context)
+    custom = prefs.library_dir.strip() if prefs is not None else ""
+    if custom:
+        return os.path.normpath(bpy.path.abspath(custom))
+    return str(bpy.utils.extension_path_user(BASE_PACKAGE, path="library", create=True))
+
+
+classes = (YVO3D_AddonPreferences,)
