@@ -23,6 +23,7 @@ from . import errors, images
 from .client import JobStatus, ScenarioClient, pick_glb
 from .library import Library, new_entry
 from .params import DEFAULT_TABLE, ParamTable
+from .pricing import UploadCache
 from .store import JobRecord, JobStore
 
 log = logging.getLogger(__name__)
@@ -225,7 +226,7 @@ class _Worker:
         ids = []
         for index, path in enumerate(rec.images):
             self.check()
-            ids.append(client.upload_image(path))
+            ids.append(self.manager.uploads.upload(client, path, rec.image_hashes[index]))
             self.set(kind="progress", progress=(index + 1) / len(rec.images) * 0.05)
         body = table.to_request(rec.settings, ids)
         self.set(upload_ids=ids, body=body)
@@ -426,8 +427,10 @@ class JobManager:
         table: ParamTable = DEFAULT_TABLE,
         poll: PollPolicy | None = None,
         model_id: str = "model_yvo3d-image-to-3d",
+        uploads: UploadCache | None = None,
     ) -> None:
         self.store = store
+        self.uploads = uploads or UploadCache()
         self.library = library
         self.client_factory = client_factory
         self.table = table

@@ -1,0 +1,148 @@
+"""The price of the current request, fetched off the main thread once the settings settle.
+
+Blender-free. A dry run needs real asset ids, so the pricer uploads the images (free) and keeps
+their ids in an `UploadCache` that the job engine reuses: the images are not sent twice.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from . import errors, images
+from .client import ScenarioClient
+from .params import DEFAULT_TABLE, ParamTable
+
+log = logging.getLogger(__name__)
+
+
+class UploadCache:
+    """Asset ids of images already uploaded, by (service URL, content hash). Thread-safe."""
+
+    def __init__(self, max_age: float = 6 * 3600.0) -> None:
+        self.max_age = max_age
+        self._lock = threading.Lock()
+        self._ids: dict[tuple[str, str], tuple[str, float]] = {}
+
+    def get(self, base_url: str, sha256: str) -> str | None:
+        with self._lock:
+            found = self._ids.get((base_url, sha256))
+        if found is None or time.time() - found[1] > self.max_age:
+            return None
+        return found[0]
+
+    def put(self, base_url: str, sha256: str, asset_id: str) -> None:
+        with self._lock:
+            self._ids[(base_url, sha256)] = (asset_id, time.time())
+
+    def upload(self, client: ScenarioClient, path: str, sha256: str = "") -> str:
+        """The image's asset id: from the cache, else uploaded now and remembered."""
+        digest = sha256 or images.file_sha256(path)
+        cached = self.get(client.base_url, digest)
+        if cached:
+            return cached
+        asset_id = client.upload_image(path)
+        self.put(client.base_url, digest, asset_id)
+        return asset_id
+
+
+@dataclass(frozen=True)
+class Quote:
+    state: str  # "idle" | "pending" | "ok" | "error"
+    cost: float | None = None
+    message: str = ""
+    key: str = ""  # fingerprint of the request this quote is for
+
+
+class Pricer:
+    """One background thread; `request()` never blocks and only the latest request is priced."""
+
+    def __init__(
+        self,
+        client_factory: Callable[[], ScenarioClient],
+        uploads: UploadCache,
+        *,
+        table: ParamTable = DEFAULT_TABLE,
+        debounce: float = 0.6,
+        model_id: str = "model_yvo3d-image-to-3d",
+    ) -> None:
+        self.client_factory = client_factory
+        self.uploads = uploads
+        self.table = table
+        self.debounce = debounce
+        self.model_id = model_id
+        self._cond = threading.Condition()
+        self._pending: tuple[list[str], dict[str, Any], float] | None = None
+        self._quote = Quote("idle")
+        self._cache: dict[str, float] = {}
+        self._stop = False
+        self._thread: threading.Thread | None = None
+
+    def request(self, image_paths: list[str], settings: dict[str, Any]) -> None:
+        """Price this request once the settings have not changed for `debounce` seconds."""
+        with self._cond:
+            self._pending = (list(image_paths), dict(settings), time.monotonic())
+            self._quote = Quote("pending", message="Pricing…")
+            if self._thread is None or not self._thread.is_alive():
+                self._stop = False
+                self._thread = threading.Thread(target=self._run, name="yvo3d-pricer", daemon=True)
+                self._thread.start()
+            self._cond.notify()
+
+    def quote(self) -> Quote:
+        with self._cond:
+            return self._quote
+
+    def stop(self, timeout: float = 5.0) -> None:
+        with self._cond:
+            self._stop = True
+            self._cond.notify()
+            thread = self._thread
+        if thread is not None:
+            thread.join(timeout)
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while not self._stop and self._pending is None:
+                    self._cond.wait(1.0)
+                if self._stop:
+                    return
+                assert self._pending is not None
+                paths, settings, when = self._pending
+                remaining = when + self.debounce - time.monotonic()
+                if remaining > 0:
+                    self._cond.wait(remaining)
+                    continue
+                self._pending = None
+            quote = self._price(paths, settings)
+            with self._cond:
+                if self._pending is None:  # no newer request arrived meanwhile
+                    self._quote = quote
+
+    def _price(self, paths: list[str], settings: dict[str, Any]) -> Quote:
+        problems = self.table.validate(settings, len(paths))
+        if problems:
+            return Quote("error", message=problems[0].message)
+        try:
+            hashes = []
+            for path in paths:
+                images.check(path)
+                hashes.append(images.file_sha256(path))
+            key = self.table.fingerprint(settings, hashes)
+            if key in self._cache:
+                return Quote("ok", cost=self._cache[key], key=key)
+            client = self.client_factory()
+            ids = [self.uploads.upload(client, p, h) for p, h in zip(paths, hashes, strict=True)]
+            price = client.estimate(self.table.to_request(settings, ids), self.model_id)
+        except errors.Yvo3dError as exc:
+            return Quote("error", message=exc.user_text())
+        except Exception as exc:  # the price line must show a reason, never die silently
+            log.exception("pricing failed")
+            return Quote("error", message=f"Could not get the price ({type(exc).__name__}).")
+        self._cache[key] = price.cost
+        return Quote("ok", cost=price.cost, key=key)
