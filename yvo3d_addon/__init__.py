@@ -3,13 +3,22 @@
 import contextlib
 from types import ModuleType
 
-from .blender import preferences
+try:
+    import bpy  # noqa: F401
+except ImportError:  # imported outside Blender (core tests, tools): only core/ is usable
+    _IN_BLENDER = False
+else:
+    _IN_BLENDER = True
 
 # Every Blender module that registers something, in registration order (property groups
 # before the panels that draw them). A module plugs in by being listed here; it may expose
 # `classes` (registered in order) and `register()` / `unregister()` hooks (run after its
 # classes are registered / before they are unregistered).
-_modules: tuple[ModuleType, ...] = (preferences,)
+_modules: tuple[ModuleType, ...] = ()
+if _IN_BLENDER:
+    from .blender import preferences
+
+    _modules = (preferences,)
 
 
 def all_classes() -> tuple[type, ...]:
