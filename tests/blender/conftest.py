@@ -115,9 +115,7 @@ def standin(request: pytest.FixtureRequest) -> Iterator[Any]:
     # its arguments from the fixtures it names.
     unwrap = getattr(factory, "_get_wrapped_function", None)
     func: Callable[..., Any] = unwrap() if callable(unwrap) else factory
-    kwargs = {
-        name: request.getfixturevalue(name) for name in inspect.signature(func).parameters
-    }
+    kwargs = {name: request.getfixturevalue(name) for name in inspect.signature(func).parameters}
     value = func(**kwargs)
     if inspect.isgenerator(value):
         try:

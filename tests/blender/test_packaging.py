@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+import os
 import sys
+import types
 import zipfile
 from pathlib import Path
-from types import ModuleType
+from types import ModuleType, SimpleNamespace
+from typing import Any
 
 import bpy
 import pytest
 
 from tests.blender.conftest import ADDON_MODULE, load_build_module
+
+
+def _prefs() -> Any:
+    return bpy.context.preferences.addons[ADDON_MODULE].preferences
 
 
 def test_zip_installs_and_enables(addon: ModuleType, addon_zip: Path) -> None:
@@ -19,7 +26,7 @@ def test_zip_installs_and_enables(addon: ModuleType, addon_zip: Path) -> None:
     # The installed copy is the zip's content: same files, no extras from the source tree.
     installed = Path(addon.__file__).parent
     with zipfile.ZipFile(addon_zip) as archive:
-        shipped = sorted(name for name in archive.namelist())
+        shipped = sorted(archive.namelist())
     on_disk = sorted(
         p.relative_to(installed).as_posix()
         for p in installed.rglob("*")
@@ -27,3 +34,213 @@ def test_zip_installs_and_enables(addon: ModuleType, addon_zip: Path) -> None:
     )
     assert on_disk == shipped
     assert not hasattr(addon, "bl_info")
+
+
+def test_extension_validates_with_blenders_tool(addon_zip: Path) -> None:
+    build = load_build_module()
+    build.validate(addon_zip, blender_python=sys.executable)
+
+
+def test_validation_failure_is_reported(tmp_path: Path) -> None:
+    build = load_build_module()
+    bad = tmp_path / "bad.zip"
+    with zipfile.ZipFile(bad, "w") as archive:
+        archive.writestr("blender_manifest.toml", 'schema_version = "1.0.0"\nid = "x y"\n')
+        archive.writestr("__init__.py", "")
+    with pytest.raises(build.BuildError, match="rejected"):
+        build.validate(bad, blender_python=sys.executable)
+
+
+def test_preferences_live_under_the_installed_module(addon: ModuleType) -> None:
+    prefs_module = sys.modules[f"{ADDON_MODULE}.blender.preferences"]
+    prefs = _prefs()
+    assert isinstance(prefs, prefs_module.YVO3D_AddonPreferences)
+    assert type(prefs).bl_idname == ADDON_MODULE == prefs_module.BASE_PACKAGE
+    assert prefs_module.get_prefs(bpy.context) == prefs
+    assert prefs.service_url == "https://api.cloud.scenario.com/v1"
+    assert prefs.placement_default == "CURSOR" and prefs.fit_mode == "LONGEST"
+    assert prefs.images_mode == "PACK" and not prefs.use_env_credentials
+    for name in ("api_key", "api_secret"):
+        assert prefs.bl_rna.properties[name].subtype == "PASSWORD"
+    for prop in prefs.bl_rna.properties:
+        if prop.identifier not in ("rna_type", "bl_idname"):
+            assert prop.name and prop.description, f"{prop.identifier} needs name and description"
+
+
+def test_credentials_from_fields_or_environment(
+    addon: ModuleType, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    prefs_module = sys.modules[f"{ADDON_MODULE}.blender.preferences"]
+    prefs = _prefs()
+    monkeypatch.delenv("SCENARIO_SDK_API_KEY", raising=False)
+    monkeypatch.delenv("SCENARIO_SDK_API_SECRET", raising=False)
+    try:
+        assert prefs_module.credentials(bpy.context) is None
+        prefs.api_key, prefs.api_secret = " k1 ", "s1"
+        assert prefs_module.credentials(bpy.context) == ("k1", "s1")
+        prefs.use_env_credentials = True
+        assert prefs_module.credentials(bpy.context) is None
+        monkeypatch.setenv("SCENARIO_SDK_API_KEY", "k2")
+        monkeypatch.setenv("SCENARIO_SDK_API_SECRET", "s2")
+        assert prefs_module.credentials(bpy.context) == ("k2", "s2")
+    finally:
+        prefs.use_env_credentials = False
+        prefs.api_key = prefs.api_secret = ""
+
+
+def test_service_url_and_library_path(
+    addon: ModuleType, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    prefs_module = sys.modules[f"{ADDON_MODULE}.blender.preferences"]
+    prefs = _prefs()
+    monkeypatch.delenv("SCENARIO_BASE_URL", raising=False)
+    assert prefs_module.service_url_effective(bpy.context) == "https://api.cloud.scenario.com/v1"
+    monkeypatch.setenv("SCENARIO_BASE_URL", "http://127.0.0.1:8765/v1/")
+    assert prefs_module.service_url_effective(bpy.context) == "http://127.0.0.1:8765/v1"
+
+    default = Path(prefs_module.library_path(bpy.context))
+    assert default.is_dir() and default.name == "library"
+    # The extension's user folder lives under the test run's own Blender user folder.
+    assert str(default).startswith(os.environ["BLENDER_USER_RESOURCES"])
+    try:
+        prefs.library_dir = str(tmp_path / "lib")
+        assert prefs_module.library_path(bpy.context) == str(tmp_path / "lib")
+    finally:
+        prefs.library_dir = ""
+
+
+class _Layout:
+    """Records what draw() asks for, enough to check it names only real properties."""
+
+    def __init__(self, log: list[tuple[str, str]]) -> None:
+        self.log = log
+        self.use_property_split = False
+        self.use_property_decorate = True
+        self.enabled = True
+
+    def _child(self, *_: object, **__: object) -> _Layout:
+        return _Layout(self.log)
+
+    box = row = column = _child
+
+    def prop(self, data: Any, name: str, **_: object) -> None:
+        assert name in data.bl_rna.properties, name
+        self.log.append(("prop", name))
+
+    def label(self, **kwargs: object) -> None:
+        self.log.append(("label", str(kwargs.get("text", ""))))
+
+    def operator(self, idname: str, **_: object) -> SimpleNamespace:
+        self.log.append(("operator", idname))
+        return SimpleNamespace()
+
+
+def test_draw_groups_and_offers_test_connection_only_when_registered(addon: ModuleType) -> None:
+    prefs_module = sys.modules[f"{ADDON_MODULE}.blender.preferences"]
+    cls = prefs_module.YVO3D_AddonPreferences
+    prefs = _prefs()
+
+    def draw() -> list[tuple[str, str]]:
+        log: list[tuple[str, str]] = []
+        layout = _Layout(log)
+        cls.draw(SimpleNamespace(layout=layout, **{k: getattr(prefs, k) for k in _KEYS}), None)
+        assert layout.use_property_split
+        return log
+
+    log = draw()
+    labels = [text for kind, text in log if kind == "label"]
+    assert {"Credentials", "Library", "Import"} <= set(labels)
+    assert any("Project Settings > API Keys" in text for text in labels)
+    assert ("operator", "wm.url_open") in log
+    assert ("operator", "yvo3d.test_connection") not in log
+
+    class YVO3D_OT_test_connection(bpy.types.Operator):
+        bl_idname = "yvo3d.test_connection"
+        bl_label = "Test Connection"
+
+        def execute(self, context: Any) -> set[str]:
+            return {"FINISHED"}
+
+    bpy.utils.register_class(YVO3D_OT_test_connection)
+    try:
+        assert ("operator", "yvo3d.test_connection") in draw()
+    finally:
+        bpy.utils.unregister_class(YVO3D_OT_test_connection)
+
+
+_KEYS = (
+    "use_env_credentials",
+    "api_key",
+    "api_secret",
+    "project_id",
+    "service_url",
+    "library_dir",
+    "placement_default",
+    "fit_mode",
+    "images_mode",
+    "poll_seconds_max",
+    "show_advanced",
+    "bl_rna",
+)
+
+
+def test_unregister_removes_every_class_and_register_restores(addon: ModuleType) -> None:
+    classes = addon.all_classes()
+    assert classes and all(cls.is_registered for cls in classes)
+    addon.unregister()
+    try:
+        assert not any(cls.is_registered for cls in classes)
+        assert not hasattr(bpy.types, "YVO3D_AddonPreferences")
+    finally:
+        addon.register()
+    assert all(cls.is_registered for cls in classes)
+    assert _prefs() is not None
+
+
+def test_a_failing_module_rolls_registration_back(
+    addon: ModuleType, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    class YVO3D_OT_probe(bpy.types.Operator):
+        bl_idname = "yvo3d.probe"
+        bl_label = "Probe"
+
+        def execute(self, context: Any) -> set[str]:
+            return {"FINISHED"}
+
+    calls: list[str] = []
+
+    def broken_register() -> None:
+        calls.append("register")
+        raise RuntimeError("boom")
+
+    broken = types.ModuleType("broken")
+    broken.classes = (YVO3D_OT_probe,)  # type: ignore[attr-defined]
+    broken.register = broken_register  # type: ignore[attr-defined]
+    broken.unregister = lambda: calls.append("unregister")  # type: ignore[attr-defined]
+
+    addon.unregister()
+    monkeypatch.setattr(addon, "_modules", (*addon._modules, broken))
+    try:
+        with pytest.raises(RuntimeError, match="boom"):
+            addon.register()
+        assert calls == ["register"]
+        assert not YVO3D_OT_probe.is_registered
+        assert not any(cls.is_registered for cls in addon.all_classes())
+    finally:
+        monkeypatch.undo()
+        addon.register()
+    assert all(cls.is_registered for cls in addon.all_classes())
+
+
+def test_disable_and_enable_through_blender(addon: ModuleType) -> None:
+    import addon_utils
+
+    classes = addon.all_classes()
+    addon_utils.disable(ADDON_MODULE, default_set=True)
+    try:
+        assert ADDON_MODULE not in bpy.context.preferences.addons
+        assert not any(cls.is_registered for cls in classes)
+    finally:
+        addon_utils.enable(ADDON_MODULE, default_set=True)
+    assert ADDON_MODULE in bpy.context.preferences.addons
+    assert _prefs() is not None

@@ -8,7 +8,7 @@ import os
 import re
 import shutil
 from array import array
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, cast
 
@@ -225,7 +225,7 @@ def _world_bounds(
     low = [float("inf")] * 3
     high = [float("-inf")] * 3
 
-    def grow(coords: array[float]) -> None:
+    def grow(coords: Sequence[float]) -> None:
         for axis in range(3):
             values = coords[axis::3]
             if values:
