@@ -244,3 +244,18 @@ def test_disable_and_enable_through_blender(addon: ModuleType) -> None:
         addon_utils.enable(ADDON_MODULE, default_set=True)
     assert ADDON_MODULE in bpy.context.preferences.addons
     assert _prefs() is not None
+
+
+def test_harness_online_switch_and_standin(online: Any, standin: Any) -> None:
+    online(False)
+    assert not bpy.app.online_access
+    online(True)
+    assert bpy.app.online_access
+    # The stand-in answers on loopback while the test runs (plain urllib: no client involved).
+    import urllib.error
+    import urllib.request
+
+    assert standin.base_url.startswith("http://127.0.0.1:")
+    with pytest.raises(urllib.error.HTTPError) as caught:
+        urllib.request.urlopen(standin.base_url + "/jobs/job_none", timeout=5)
+    assert caught.value.code == 401  # no credentials sent
