@@ -754,11 +754,11 @@ class StandIn:
                 return _json_reply(200, {"job": self._job_json(job, time.monotonic())})
             if route == "cancel":
                 return self._cancel(args[0], data)
-            if route == "asset":
-                asset = self._assets.get(args[0])
-                if asset is None or not self._visible(asset):
-                    return _json_reply(404, {"reason": "not found"})
-                url = self._asset_url(asset)
+            # route == "asset"
+            asset = self._assets.get(args[0])
+            if asset is None or not self._visible(asset):
+                return _json_reply(404, {"reason": "not found"})
+            url = self._asset_url(asset)
         # outside the lock: the first look at a large GLB builds it (about a second)
         return _json_reply(200, {"asset": self._asset_json(asset, url)})
 
@@ -806,8 +806,11 @@ class StandIn:
         return None
 
     def _asset_url(self, asset: Asset) -> str:
-        prefix = "redirect" if self.redirect_downloads else "cdn"
-        return self._signed_url("cdn", f"/{prefix}/{asset.id}/{quote(asset.filename)}")
+        # the signature covers the /cdn/ path, so the redirect hop can pass its query on
+        url = self._signed_url("cdn", f"/cdn/{asset.id}/{quote(asset.filename)}")
+        if self.redirect_downloads:
+            url = url.replace("/cdn/", "/redirect/", 1)
+        return url
 
     def _asset_json(self, asset: Asset, url: str) -> dict[str, Any]:
         properties = dict(asset.properties)
@@ -898,8 +901,11 @@ class StandIn:
                 return self._s3_error(403, "AccessDenied", "Authorization header not allowed")
             return _json_reply(403, {"reason": "Authorization header not allowed on signed URLs"})
         path = urlsplit(handler.path).path
+        signed_path = (
+            path.replace("/redirect/", "/cdn/", 1) if route == "download_redirect" else path
+        )
         with self._lock:
-            refusal = self._check_signature(path, query)
+            refusal = self._check_signature(signed_path, query)
             if refusal is not None:
                 if s3:
                     return self._s3_error(403, "AccessDenied", refusal)
@@ -910,8 +916,8 @@ class StandIn:
             if asset is None or not self._visible(asset):
                 return _json_reply(404, {"reason": "not found"})
         if route == "download_redirect":
-            target = path.replace("/redirect/", "/cdn/", 1) + "?" + urlsplit(handler.path).query
-            return Reply(302, b"", {"Location": self.root_url + target})
+            target = f"{self.root_url}{signed_path}?{urlsplit(handler.path).query}"
+            return Reply(302, b"", {"Location": target})
         return self._download(handler, asset)
 
     def _download(self, handler: _Handler, asset: Asset) -> Reply:
