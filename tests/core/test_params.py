@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import itertools
 import json
 
 import pytest
@@ -273,6 +274,14 @@ RULES = [
     ),
     ("whole float accepted for an int", {"creativity": 4.0}, 1, [], ["creativity"], []),
     (
+        "int off its step grid",
+        {"texture": False, "polycount": 1500},
+        1,
+        [("polycount", ["Polycount", "multiple of 1000", "1500"])],
+        None,
+        None,
+    ),
+    (
         "enum value not among choices",
         {"textureResolution": "8K"},
         1,
@@ -412,6 +421,16 @@ def test_onoff_and_number_conversion_in_the_request() -> None:
     assert body["roughness"] == 1.0 and type(body["roughness"]) is float
     assert body["realismLevel"] == 0.0 and type(body["realismLevel"]) is float
     assert body["texture"] is True
+
+
+def test_floats_snap_to_their_step_in_the_request() -> None:
+    body = T.to_request({"realismLevel": 0.857, "roughness": 2.0, "textureSharpness": 0.3}, ["a"])
+    assert (body["realismLevel"], body["roughness"], body["textureSharpness"]) == (0.86, 2.0, 0.3)
+    assert T.fingerprint({"realismLevel": 0.857}, ["h"]) == T.fingerprint(
+        {"realismLevel": 0.86}, ["h"]
+    )
+    coarse = ParamTable([Param("x", "float", 0.0, "X", "", minimum=0, maximum=1, step=0.4)])
+    assert coarse.to_request({"x": 1.0}, ["a"])["x"] == 0.8  # never past the maximum
 
 
 def test_multi_view_request_body_exactly() -> None:
@@ -732,3 +751,37 @@ def test_custom_table() -> None:
     assert table.defaults() == {"x": 1}
     assert table.to_request({"x": 2}, ["a"]) == {"images": ["a"], "x": 2}
     assert "X is 3" in table.validate({"x": 3}, 1)[0].message
+
+
+def test_agrees_with_the_standin_model_record() -> None:
+    """Every request this table sends, the local stand-in of Scenario accepts; the table rebuilt
+    from the stand-in's record accepts and sends exactly what the built-in one does."""
+    standin = pytest.importorskip("tests.standin.model")
+    table = T.updated_from_model({"model": standin.model_record("2026-01-01T00:00:00Z")})
+    assert list(table.params) == API_ORDER
+    assert table.defaults() == T.defaults()
+    checked = 0
+    for n in (1, 2, 4):
+        for texture in (True, False):
+            for generator in ("FAST_TRUE", PRIME):
+                for high, low, auto in itertools.product((False, True), repeat=3):
+                    for polycount in (1000, 1500, 250000):
+                        settings: dict[str, object] = {
+                            "texture": texture,
+                            "modelGenerator": generator,
+                            "highdetails": high,
+                            "lowpoly": low,
+                            "autopoly": auto,
+                            "polycount": polycount,
+                            "insideOut": True,
+                            "realismLevel": 0.857,
+                        }
+                        ok = not table.validate(settings, n)
+                        assert ok == (not T.validate(settings, n))
+                        if not ok:
+                            continue
+                        body = table.to_request(settings, ids(n))
+                        assert body == T.to_request(settings, ids(n))
+                        assert standin.validate(body, set(ids(n))) is None, body
+                        checked += 1
+    assert checked > 50

@@ -82,6 +82,19 @@ def _is_number(value: object) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
+def _snap(param: Param, value: float) -> float:
+    """A float on the parameter's step grid (from its minimum), kept inside its range."""
+    step = param.step
+    if not step or not math.isfinite(value):
+        return value
+    base = param.minimum or 0.0
+    snapped = base + round((value - base) / step) * step
+    if param.maximum is not None and snapped > param.maximum + 1e-9:
+        snapped -= step
+    # Round away binary noise (0.86000000000000001) so equal requests print equal JSON.
+    return round(snapped, 10)
+
+
 def _prettify(value: str) -> str:
     """A label for a value the model record names without one: "ULTIMA_PRIME" -> "Ultima Prime"."""
     return " ".join(w.capitalize() for w in value.replace("-", "_").split("_") if w) or value
@@ -189,6 +202,16 @@ class ParamTable:
             else:
                 allowed = f"at most {_num(hi or 0)}"
             return f"{label} is {_num(value)}, outside the allowed range {allowed}."
+        if param.kind == "int" and param.step and param.step > 1:
+            # Whole-number grids (polycount in thousands) are refused off-grid by the service;
+            # float grids are snapped in the request instead (a 0.855 typed in is meant as-is).
+            base = param.minimum or 0
+            if (value - base) % param.step:
+                if base % param.step:
+                    grid = f"in steps of {_num(param.step)} from {_num(base)}"
+                else:
+                    grid = f"a multiple of {_num(param.step)}"
+                return f"{label} must be {grid}, not {_num(value)}."
         return ""
 
     def validate(self, settings: Mapping[str, object], n_images: int) -> list[Problem]:
@@ -253,7 +276,7 @@ class ParamTable:
                 body[name] = int(value) if math.isfinite(value) else value
             elif param.kind == "float" and _is_number(value):
                 assert isinstance(value, int | float)
-                body[name] = float(value)
+                body[name] = _snap(param, float(value))
             else:
                 body[name] = value
         return body
@@ -520,7 +543,7 @@ DEFAULT_TABLE = ParamTable(
             + _TEXTURED_ONLY,
             minimum=0.0,
             maximum=1.0,
-            step=0.05,
+            step=0.01,
             scope="textured",
         ),
         Param(
@@ -580,7 +603,7 @@ DEFAULT_TABLE = ParamTable(
             + _TEXTURED_ONLY,
             minimum=0.0,
             maximum=1.0,
-            step=0.05,
+            step=0.01,
             scope="textured",
         ),
         Param(
@@ -601,7 +624,7 @@ DEFAULT_TABLE = ParamTable(
             "are shinier. " + _TEXTURED_ONLY,
             minimum=0.0,
             maximum=2.0,
-            step=0.05,
+            step=0.01,
             scope="textured",
         ),
     ]
