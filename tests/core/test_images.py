@@ -163,10 +163,11 @@ def tiff_bytes(
     bits: int = 8,
     photometric: int = 2,
     extra_samples: int | None = None,
+    private_tag: bool = False,
 ) -> bytes:
     e = ">" if big_endian else "<"
     head = (b"MM\x00*" if big_endian else b"II*\x00") + struct.pack(e + "I", 8)
-    n = 7 + (extra_samples is not None)
+    n = 7 + (extra_samples is not None) + private_tag
     ifd_end = 8 + 2 + 12 * n + 4
     bits_at = ifd_end  # BitsPerSample has one value per sample: stored after the directory
     strip_at = bits_at + 2 * spp
@@ -189,6 +190,8 @@ def tiff_bytes(
     ]
     if extra_samples is not None:
         entries.append((338, 3, 1, short(extra_samples)))
+    if private_tag:  # a vendor tag whose values point far past the end of the file
+        entries.append((50000, 4, 100, long(10**6)))
     ifd = struct.pack(e + "H", n)
     for tag, typ, count, value in entries:
         if tag == 258 and spp == 2:
@@ -535,6 +538,18 @@ GOOD: list[
         64,
         "cmyk",
         4,
+        8,
+        False,
+    ),
+    (
+        "tiff with a broken private tag",
+        "a.tif",
+        lambda: tiff_bytes(64, 64, private_tag=True),
+        "tiff",
+        64,
+        64,
+        "rgb",
+        3,
         8,
         False,
     ),

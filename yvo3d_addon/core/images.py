@@ -426,6 +426,10 @@ _TIFF_SIZES |= {16: 8, 17: 8, 18: 8}
 _TIFF_INTS = {1: "B", 3: "H", 4: "I", 6: "b", 8: "h", 9: "i", 13: "I", 16: "Q", 17: "q", 18: "Q"}
 
 
+# Width, height, bits, photometric, strips, samples, strip sizes, tiles, tile sizes, extra samples.
+_TIFF_TAGS = {256, 257, 258, 262, 273, 277, 279, 324, 325, 338}
+
+
 def _tiff(d: bytes) -> _Pixels:
     e = "<" if d[:2] == b"II" else ">"
     big = struct.unpack_from(e + "H", d, 2)[0] == 43
@@ -444,8 +448,8 @@ def _tiff(d: bytes) -> _Pixels:
         tag, typ = struct.unpack_from(e + "HH", d, at)
         (n,) = struct.unpack_from(e + ("Q" if big else "I"), d, at + 4)
         code = _TIFF_INTS.get(typ)
-        if code is None:
-            continue
+        if code is None or tag not in _TIFF_TAGS:
+            continue  # e.g. maker notes: their offsets are often wrong and never matter here
         nbytes = n * _TIFF_SIZES[typ]
         where = at + 4 + field
         if nbytes > field:
