@@ -283,11 +283,12 @@ def _plain_wait(seconds: float) -> bool:
 def pick_glb(assets: Iterable[Asset]) -> Asset | None:
     """The GLB among a job's assets: by MIME type, then by properties.format, then by kind."""
     ready = [a for a in assets if a.status in ("success", "")]
-    for test in (
+    tests: tuple[Callable[[Asset], bool], ...] = (
         lambda a: a.mime_type == GLB_MIME,
         lambda a: str(a.properties.get("format", "")).lower() == "glb",
         lambda a: a.kind == "3d" and a.mime_type not in ("model/obj", "model/x-fbx"),
-    ):
+    )
+    for test in tests:
         for asset in ready:
             if test(asset):
                 return asset
@@ -636,7 +637,7 @@ class ScenarioClient:
         *,
         on_progress: Callable[[int, int], None] | None = None,
         cancel: threading.Event | None = None,
-        chunk_size: int = 1024 * 1024,
+        chunk_size: int = 256 * 1024,
     ) -> str:
         """Stream a signed URL to dest via dest.part (resumed with Range when possible), check
         the size against Content-Length and the GLB header, then rename. No Authorization

@@ -162,7 +162,7 @@ class _Worker:
                 Stage.CANCELLED,
                 "ended",
                 error_code=exc.code,
-                message="Cancelled." if paid else "Cancelled before anything was paid.",
+                message="Cancelled." if paid else "Cancelled; nothing was paid.",
                 finished_at=time.time(),
             )
         except errors.OutcomeUnknownError as exc:
@@ -522,7 +522,7 @@ class JobManager:
             if record.stage in BEFORE_PAYMENT:
                 record.stage = Stage.FAILED
                 record.error_code = "interrupted"
-                record.message = "Interrupted before anything was paid; generate again."
+                record.message = "Interrupted before it was sent; nothing was paid. Generate again."
                 self._publish(record, "ended")
             elif record.stage in FOLLOWABLE or record.stage == Stage.SUBMITTING:
                 if record.stage == Stage.STALLED:
