@@ -1,0 +1,436 @@
+"""Blender layer: the session's one job manager, pricer and credentials snapshot.
+
+Everything here is created on the main thread. Worker threads only ever reach `make_client`,
+which reads the plain-data snapshot taken on the main thread: workers never touch bpy.
+"""
+
+import logging
+import os
+import re
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+import bpy
+import bpy.utils.previews
+
+from ..core import errors
+from ..core.client import ScenarioClient
+from ..core.jobs import JobManager, PollPolicy
+from ..core.library import Library
+from ..core.pricing import Pricer, Quote, UploadCache
+from ..core.store import JobStore
+from . import preferences, properties
+
+log = logging.getLogger(__name__)
+
+ENV_USER_DIR = "YVO3D_USER_DIR"
+"""Root of the job store and library instead of the extension's user folder (tests, scripts)."""
+ENV_POLL_FIRST = "YVO3D_POLL_SECONDS"
+"""First poll interval in seconds instead of the policy's (tests, scripts)."""
+ONLINE_HINT = "Enable Preferences > System > Network > Allow Online Access"
+CREDENTIALS_HINT = "Add your Scenario API key and secret in Preferences > Add-ons > YVO3D"
+TEMP_MAX_AGE = 2 * 24 * 3600.0
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """What a client needs, copied out of Blender on the main thread."""
+
+    key: str
+    secret: str
+    base_url: str
+    project_id: str
+    online: bool
+
+    def __repr__(self) -> str:  # never show the key or the secret
+        return f"Credentials(base_url={self.base_url!r}, online={self.online})"
+
+
+@dataclass
+class ConnectionTest:
+    state: str = "idle"  # idle | testing | ok | error
+    message: str = ""
+
+
+_lock = threading.Lock()
+_credentials: Credentials | None = None
+_manager: JobManager | None = None
+_pricer: Pricer | None = None
+_uploads: UploadCache | None = None
+_threads: list[threading.Thread] = []
+_temp_copies: dict[str, str] = {}
+_messages: list[tuple[str, str]] = []
+_previews: bpy.utils.previews.ImagePreviewCollection | None = None  # slot thumbnails
+_price_wanted = False
+connection = ConnectionTest()
+follower_active = False
+"""A modal operator is following the jobs (only one at a time)."""
+fingerprints: dict[str, str] = {}
+"""Local job id -> request fingerprint known at submit time (before the worker stores it)."""
+library_match: dict[str, str] = {}
+"""The last Generate refused as a duplicate: {"fingerprint", "entry", "name"}."""
+
+
+# -- credentials ---------------------------------------------------------------------------
+
+
+def take_snapshot(context: bpy.types.Context | None = None) -> Credentials | None:
+    """Copy the credentials, service URL and online state out of Blender (main thread)."""
+    global _credentials
+    context = context or bpy.context
+    found = preferences.credentials(context)
+    prefs = preferences.get_prefs(context)
+    snapshot = None
+    if found is not None:
+        snapshot = Credentials(
+            key=found[0],
+            secret=found[1],
+            base_url=preferences.service_url_effective(context),
+            project_id=prefs.project_id.strip() if prefs is not None else "",
+            online=bool(bpy.app.online_access),
+        )
+    with _lock:
+        _credentials = snapshot
+    return snapshot
+
+
+def credentials() -> Credentials | None:
+    with _lock:
+        return _credentials
+
+
+def make_client(wait: object = None) -> ScenarioClient:
+    """A client from the last snapshot; safe to call on any thread."""
+    snapshot = credentials()
+    if snapshot is None:
+        raise errors.ConfigError(
+            "No Scenario API key and secret are set.", fix=CREDENTIALS_HINT + "."
+        )
+    if not snapshot.online:
+        raise errors.ConfigError("Blender's online access is off.", fix=ONLINE_HINT + ".")
+    return ScenarioClient(
+        snapshot.base_url,
+        snapshot.key,
+        snapshot.secret,
+        project_id=snapshot.project_id,
+        wait=wait if callable(wait) else None,
+    )
+
+
+# -- folders -------------------------------------------------------------------------------
+
+
+def user_dir() -> str:
+    """Where the job store (and by default the library) lives."""
+    override = os.environ.get(ENV_USER_DIR, "").strip()
+    if override:
+        os.makedirs(override, exist_ok=True)
+        return override
+    return str(bpy.utils.extension_path_user(preferences.BASE_PACKAGE, path="", create=True))
+
+
+def library_dir(context: bpy.types.Context | None = None) -> str:
+    if os.environ.get(ENV_USER_DIR, "").strip():
+        return os.path.join(user_dir(), "library")
+    return preferences.library_path(context or bpy.context)
+
+
+def temp_dir() -> str:
+    path = os.path.join(user_dir(), "tmp")
+    os.makedirs(path, exist_ok=True)
+    return path
+
+
+def _clean_temp() -> None:
+    folder = os.path.join(user_dir(), "tmp")
+    try:
+        names = os.listdir(folder)
+    except OSError:
+        return
+    cutoff = time.time() - TEMP_MAX_AGE
+    for name in names:
+        path = os.path.join(folder, name)
+        try:
+            if os.path.getmtime(path) < cutoff:
+                os.remove(path)
+        except OSError:
+            pass  # in use or already gone: the next session tries again
+
+
+# -- the manager and the pricer -------------------------------------------------------------
+
+
+def _poll_policy(context: bpy.types.Context) -> PollPolicy:
+    policy = PollPolicy()
+    prefs = preferences.get_prefs(context)
+    if prefs is not None:
+        policy.cap = max(policy.first, float(prefs.poll_seconds_max))
+    first = os.environ.get(ENV_POLL_FIRST, "").strip()
+    if first:
+        try:
+            policy.first = max(0.05, float(first))
+        except ValueError:
+            log.warning("%s=%r is not a number; ignored", ENV_POLL_FIRST, first)
+    return policy
+
+
+def _upload_cache() -> UploadCache:
+    global _uploads
+    if _uploads is None:
+        _uploads = UploadCache()
+    return _uploads
+
+
+def manager(context: bpy.types.Context | None = None) -> JobManager:
+    """The session's job manager, created on first use (main thread: it opens the store)."""
+    global _manager
+    if _manager is None:
+        context = context or bpy.context
+        store = JobStore(os.path.join(user_dir(), "jobs.sqlite"))
+        try:
+            library = Library(library_dir(context))
+        except errors.Yvo3dError:
+            store.close()
+            raise
+        _manager = JobManager(
+            store,
+            library,
+            make_client,
+            poll=_poll_policy(context),
+            uploads=_upload_cache(),
+        )
+        _clean_temp()
+    return _manager
+
+
+def existing_manager() -> JobManager | None:
+    """The manager if one was created (draw code must not create one: that opens files)."""
+    return _manager
+
+
+def pricer() -> Pricer:
+    global _pricer
+    if _pricer is None:
+        _pricer = Pricer(make_client, _upload_cache())
+    return _pricer
+
+
+def quote() -> Quote:
+    """The price of the current request; "idle" when there is nothing that can be priced."""
+    if _pricer is None or not _price_wanted:
+        return Quote("idle")
+    return _pricer.quote()
+
+
+def request_price(context: bpy.types.Context | None = None) -> None:
+    """Ask for the price of the scene's current request (debounced, never blocks)."""
+    global _price_wanted
+    _price_wanted = False
+    context = context or bpy.context
+    scene = getattr(context, "scene", None)
+    settings = getattr(scene, "yvo3d", None) if scene is not None else None
+    if settings is None:
+        return
+    snapshot = take_snapshot(context)
+    if snapshot is None or not snapshot.online:
+        return  # the panel says why; nothing can be priced
+    count = properties.image_count(settings)
+    paths = properties.image_paths(settings)
+    if count == 0 or len(paths) != count:
+        return  # no image yet, or a Blender image without its copy: priced at Generate
+    values = properties.settings_dict(settings)
+    if properties.TABLE.validate(values, count):
+        return  # the panel shows the rule problem instead of a price
+    pricer().request(paths, values)
+    _price_wanted = True
+
+
+# -- Blender images as files -----------------------------------------------------------------
+
+
+def temp_copy_path(slot: Any) -> str:
+    image = slot.image
+    if image is None:
+        return ""
+    path = _temp_copies.get(image.name, "")
+    return path if path and os.path.isfile(path) else ""
+
+
+def _safe_name(text: str) -> str:
+    return re.sub(r"[^\w.-]+", "_", text).strip("._")[:40] or "image"
+
+
+def save_image_copy(image: bpy.types.Image) -> str:
+    """Save a Blender image (Render Result included) to a new PNG under the extension's
+    folder and return its path; InputError when the image has no pixels to save."""
+    path = os.path.join(temp_dir(), f"{_safe_name(image.name)}-{uuid.uuid4().hex[:8]}.png")
+    if image.type == "RENDER_RESULT":
+        try:
+            image.save_render(filepath=path)
+        except RuntimeError:
+            raise errors.InputError(
+                f'"{image.name}" is empty: nothing has been rendered yet.',
+                fix="Render first (F12), then add the Render Result again.",
+            ) from None
+    else:
+        if image.size[0] == 0 or image.size[1] == 0 or not image.has_data:
+            raise errors.InputError(
+                f'Image "{image.name}" has no pixels (its file is missing or it was never '
+                "loaded or painted).",
+                fix="Reload or repaint the image, or pick another one.",
+            )
+        copy = image.copy()
+        try:
+            copy.filepath_raw = path
+            copy.file_format = "PNG"
+            copy.save()
+        except RuntimeError as exc:
+            raise errors.InputError(
+                f'Image "{image.name}" could not be saved as PNG ({exc}).',
+                fix="Save the image to a file and add that file instead.",
+            ) from None
+        finally:
+            bpy.data.images.remove(copy)
+    if not os.path.isfile(path):
+        raise errors.InputError(f'Image "{image.name}" could not be saved as PNG.')
+    _temp_copies[image.name] = path
+    return path
+
+
+def convert_to_png(path: str) -> str:
+    """An 8-bit PNG copy of an image file Blender can read (EXR, 16-bit, CMYK, TGA, ...)."""
+    out = os.path.join(
+        temp_dir(),
+        f"{_safe_name(os.path.splitext(os.path.basename(path))[0])}-{uuid.uuid4().hex[:8]}.png",
+    )
+    scene: Any = bpy.context.scene
+    fmt, view = scene.render.image_settings, scene.view_settings
+    saved_fmt = (fmt.file_format, fmt.color_depth, fmt.color_mode)
+    saved_view = (view.view_transform, view.look, view.exposure, view.gamma)
+    image = None
+    try:
+        image = bpy.data.images.load(path, check_existing=False)
+        fmt.file_format = "PNG"
+        fmt.color_depth = "8"
+        fmt.color_mode = "RGBA" if image.alpha_mode != "NONE" else "RGB"
+        # A plain sRGB conversion: the scene's look (AgX, Filmic, exposure) must not
+        # change the photo's colours.
+        view.view_transform, view.look, view.exposure, view.gamma = "Standard", "None", 0.0, 1.0
+        image.save_render(filepath=out, scene=scene)
+    except (RuntimeError, TypeError) as exc:
+        raise errors.InputError(
+            f'"{os.path.basename(path)}" could not be converted to PNG ({exc}).',
+            fix="Open it in an image editor and save it as an 8-bit PNG or JPEG.",
+        ) from None
+    finally:
+        fmt.file_format, fmt.color_depth, fmt.color_mode = saved_fmt
+        view.view_transform, view.look, view.exposure, view.gamma = saved_view
+        if image is not None:
+            bpy.data.images.remove(image)
+    return out
+
+
+def load_thumbnail(path: str) -> None:
+    """Queue a file's thumbnail for the Images panel (Blender loads it lazily)."""
+    global _previews
+    if _previews is None:
+        _previews = bpy.utils.previews.new()
+    if path and path not in _previews:
+        try:
+            _previews.load(path, path, "IMAGE")
+        except (KeyError, RuntimeError):
+            pass  # no thumbnail: the panel shows an icon instead
+
+
+def thumbnail_icon(path: str) -> int:
+    """The icon id of a loaded thumbnail, 0 when there is none (no I/O)."""
+    if _previews is None or path not in _previews:
+        return 0
+    return int(_previews[path].icon_id)
+
+
+# -- messages for the next tick, the connection test -----------------------------------------
+
+
+def post(level: str, text: str) -> None:
+    """A report for the user, shown by the next tick (any thread)."""
+    with _lock:
+        _messages.append((level, text))
+
+
+def take_messages() -> list[tuple[str, str]]:
+    with _lock:
+        out = list(_messages)
+        _messages.clear()
+    return out
+
+
+def start_connection_test() -> threading.Thread:
+    """Read the model record on a thread; the result lands in `connection` and a message."""
+
+    def run() -> None:
+        try:
+            client = make_client()
+            record = client.get_model()
+            model = record.get("model", record) if isinstance(record, dict) else {}
+            name = model.get("name") if isinstance(model, dict) else None
+            result = ConnectionTest("ok", f"Connected: {name or 'the YVO3D model'} is available.")
+        except errors.Yvo3dError as exc:
+            result = ConnectionTest("error", exc.user_text())
+        except Exception as exc:  # the button must always answer
+            log.exception("connection test failed")
+            result = ConnectionTest("error", f"Connection test failed ({type(exc).__name__}).")
+        connection.state, connection.message = result.state, result.message
+
+    connection.state, connection.message = "testing", "Testing the connection…"
+    thread = threading.Thread(target=run, name="yvo3d-connection-test", daemon=True)
+    with _lock:
+        _threads[:] = [t for t in _threads if t.is_alive()]
+        _threads.append(thread)
+    thread.start()
+    return thread
+
+
+# -- teardown ---------------------------------------------------------------------------------
+
+
+def shutdown(timeout: float = 5.0) -> list[str]:
+    """Stop following jobs (they stay resumable in the store) and stop the pricer.
+
+    Returns the names of threads still alive (empty when everything stopped)."""
+    global _manager, _pricer, follower_active, _price_wanted
+    alive: list[str] = []
+    manager_, pricer_ = _manager, _pricer
+    _manager = _pricer = None
+    follower_active = _price_wanted = False
+    deadline = time.monotonic() + timeout
+    if manager_ is not None:
+        alive += manager_.shutdown(timeout)
+        manager_.store.close()
+    if pricer_ is not None:
+        pricer_.stop(max(0.1, deadline - time.monotonic()))
+        thread = getattr(pricer_, "_thread", None)
+        if thread is not None and thread.is_alive():
+            alive.append(thread.name)
+    with _lock:
+        threads = list(_threads)
+        _threads.clear()
+    for thread in threads:
+        thread.join(max(0.1, deadline - time.monotonic()))
+        if thread.is_alive():
+            alive.append(thread.name)
+    fingerprints.clear()
+    library_match.clear()
+    take_messages()
+    _release_previews()
+    return alive
+
+
+def _release_previews() -> None:
+    global _previews
+    if _previews is not None:
+        bpy.utils.previews.remove(_previews)
+        _previews = None
