@@ -447,6 +447,7 @@ def test_generate_refuses_an_output_asset_as_input_and_unknown_models(api):
 def test_paid_generate_then_job_walks_to_success_with_several_assets(api):
     photo = png_bytes(64, 64)
     body = {"images": [api.upload(photo)], "textureResolution": "2K", "unlit": "ON"}
+    api.server.job_seconds = 0.6  # wide enough to see in-progress under load
     r = api.post(GEN, body)
     assert r.status_code == 200
     out = r.json()
@@ -568,8 +569,10 @@ def test_script_job_custom_statuses_walk_in_order_and_scripts_queue(api):
         if not seen or seen[-1] != status:
             seen.append(status)
         time.sleep(0.01)
-    assert seen == ["pending", "thinking-hard", "post-processing", "success"]
+    walk = ["pending", "thinking-hard", "post-processing", "success"]
+    assert len(seen) >= 3 and seen == [s for s in walk if s in seen]  # polls may miss one
     done = api.get(f"/jobs/{first['jobId']}").json()["job"]
+    assert [h["status"] for h in done["statusHistory"]] == walk
     assert [api.asset(a)["mimeType"] for a in done["metadata"]["assetIds"]] == ["model/gltf-binary"]
     empty = api.get(f"/jobs/{second['jobId']}").json()["job"]
     assert empty["status"] == "success" and empty["metadata"]["assetIds"] == []

@@ -620,11 +620,10 @@ class StandIn:
         return fault
 
     def _abort(self, handler: _Handler) -> None:
-        conn = handler.connection
+        # FIN, not RST: an RST may make the client's kernel discard bytes already sent, and
+        # tests need to know exactly how much of a cut body arrived
         try:
-            # RST rather than FIN: the client sees the connection die, not a clean end
-            conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-            conn.shutdown(socket.SHUT_RDWR)
+            handler.connection.shutdown(socket.SHUT_RDWR)
         except OSError:
             pass
 
@@ -632,31 +631,29 @@ class StandIn:
         self, handler: _Handler, method: str, reply: Reply, fault: Fault | None, route: str
     ) -> None:
         body = reply.body
-        handler.send_response(reply.status, _phrase(reply.status) or None)
-        headers = {"Content-Length": str(len(body))}
-        headers.update(reply.headers)
-        for name, value in headers.items():
-            handler.send_header(name, value)
         cut: int | None = None
         if fault is not None:
             if fault.truncate is not None:
                 cut = max(0, min(fault.truncate, len(body)))
             elif fault.drop and route.startswith("download"):
                 cut = len(body) // 2
+        headers = {"Content-Length": str(len(body))}  # the full length, even when cut
+        headers.update(reply.headers)
         if cut is not None:
-            handler.send_header("Connection", "close")
-        handler.end_headers()
-        if method == "HEAD":
-            return
+            headers["Connection"] = "close"
         try:
-            if cut is None:
-                handler.wfile.write(body)
-            else:
-                handler.wfile.write(body[:cut])
+            handler.send_response(reply.status, _phrase(reply.status) or None)
+            for name, value in headers.items():
+                handler.send_header(name, value)
+            handler.end_headers()
+            if method == "HEAD":
+                return
+            handler.wfile.write(body if cut is None else body[:cut])
+            if cut is not None:
                 handler.wfile.flush()
-                handler.close_connection = True
                 self._abort(handler)
         except (BrokenPipeError, ConnectionResetError):
+            # the client gave up first (its timeout, or a test's): nothing left to tell it
             handler.close_connection = True
 
     # --- control endpoints ----------------------------------------------------------------
