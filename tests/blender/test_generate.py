@@ -85,8 +85,8 @@ class Reports:
         return [t for lv, t in self.items if level is None or lv == level]
 
 
-@pytest.fixture
-def server() -> Iterator[StandIn]:
+@pytest.fixture(name="server")
+def server_fixture() -> Iterator[StandIn]:
     """A stand-in with long random credentials (so a leak into a file can be searched for)."""
     instance = StandIn(
         api_key="key-" + secrets.token_hex(12), api_secret="secret-" + secrets.token_hex(16)
@@ -98,8 +98,8 @@ def server() -> Iterator[StandIn]:
     assert not instance.errors, "\n".join(instance.errors)
 
 
-@pytest.fixture
-def yvo(
+@pytest.fixture(name="yvo")
+def yvo_fixture(
     addon: ModuleType,
     server: StandIn,
     online: Any,

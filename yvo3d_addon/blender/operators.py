@@ -411,7 +411,7 @@ def prepare_images(settings: Any) -> tuple[list[str], list[str]]:
     warnings: list[str] = []
     for slot in properties.used_slots(settings):
         path = properties.slot_path(slot)
-        if not path:
+        if slot.image is not None and (not path or not os.path.isfile(path)):
             path = runtime.save_image_copy(slot.image)
         info, notes = images.check(path)
         if images.needs_conversion(info):
@@ -845,7 +845,10 @@ class YVO3D_OT_add_blender_image(Operator):
             self.report({"ERROR"}, f'"{image.name}" is already a reference image')
             return {"CANCELLED"}
         try:
-            path = properties.image_file(image) or runtime.save_image_copy(image)
+            path = properties.image_file(image)
+            if not path or not os.path.isfile(path):
+                # The pixels in memory are what the user sees, even when the file is gone.
+                path = runtime.save_image_copy(image)
             _, notes = images.check(path)
         except errors.Yvo3dError as exc:
             self.report({"ERROR"}, exc.user_text())

@@ -1,0 +1,246 @@
+"""The UI operators in real Blender: the modal tick, cancel, re-import, image slots, resume."""
+
+from __future__ import annotations
+
+import time
+from types import SimpleNamespace
+from typing import Any
+
+import bpy
+import pytest
+
+from tests.blender.test_generate import (
+    Reports,
+    add_images,
+    core,
+    mod,
+    new_objects,
+    point_at,
+    server_fixture,  # noqa: F401 - the `server` fixture, used by `yvo`
+    settings,
+    store_record,
+    wait_for,
+    write_png,
+    yvo_fixture,  # noqa: F401 - the `yvo` fixture
+)
+
+TIMER = SimpleNamespace(type="TIMER", value="NOTHING")
+ESCAPE = SimpleNamespace(type="ESC", value="PRESS")
+
+
+def start_job(yvo: SimpleNamespace, name: str = "Job", png: str = "") -> Any:
+    """A job started the way Generate starts it, without blocking (background mode would)."""
+    runtime = mod("runtime")
+    runtime.take_snapshot(bpy.context)
+    manager = runtime.manager(bpy.context)
+    path = png or write_png(yvo.images, f"{name.lower()}.png")
+    defaults = core("params").DEFAULT_TABLE.defaults()
+    return manager.submit(name=name, images=[path], settings=defaults)
+
+
+def job(record_id: str) -> Any:
+    return mod("runtime").existing_manager().get(record_id)
+
+
+def test_tick_and_modal_return_at_once_while_a_job_runs(yvo: SimpleNamespace) -> None:
+    yvo.server.script_job(seconds=2.0)
+    ops = mod("operators")
+    runtime = mod("runtime")
+    record = start_job(yvo, "Stool")
+    manager = runtime.existing_manager()
+    fake = SimpleNamespace(report=Reports(), _timer=None)
+    runtime.follower_active = True  # as the operator's invoke would have set it
+    tick_times: list[float] = []
+    modal_times: list[float] = []
+    result: set[str] = set()
+    deadline = time.monotonic() + 20
+    while result != {"FINISHED"}:
+        assert time.monotonic() < deadline, "the follower never finished"
+        running = record.id in manager.running()
+        imported_before = len(fake.report.texts("INFO"))
+        started = time.perf_counter()
+        result = ops.YVO3D_OT_generate.modal(fake, bpy.context, TIMER)
+        elapsed = time.perf_counter() - started
+        imported = len(fake.report.texts("INFO")) > imported_before
+        if running and not imported:  # an import is real work; everything else is instant
+            modal_times.append(elapsed)
+        # Keys pass through untouched: a stray Esc never stops a paid job.
+        assert ops.YVO3D_OT_generate.modal(fake, bpy.context, ESCAPE) == {"PASS_THROUGH"}
+        if running and result != {"FINISHED"}:
+            started = time.perf_counter()
+            ops.tick(bpy.context, fake.report)
+            if len(fake.report.texts("INFO")) == imported_before:
+                tick_times.append(time.perf_counter() - started)
+        time.sleep(0.05)
+    assert len(modal_times) >= 5 and len(tick_times) >= 5
+    assert max(modal_times) < 0.05, modal_times
+    assert max(tick_times) < 0.05, tick_times
+    assert runtime.follower_active is False
+    assert job(record.id).stage == "imported"
+    assert "Stool" in bpy.data.collections
+    assert any("Stool: imported" in t for t in fake.report.texts("INFO"))
+    assert yvo.server.paid_requests == 1
+
+
+def test_cancel_at_the_queued_stage(yvo: SimpleNamespace) -> None:
+    server = yvo.server
+    server.script_job(outcome="never", statuses=["queued"])
+    ops = mod("operators")
+    record = start_job(yvo, "Crate")
+    wait_for(lambda: job(record.id).stage == "queued" and job(record.id).job_id != "")
+
+    assert bpy.ops.yvo3d.cancel_job(job_id=record.id) == {"FINISHED"}
+    reports = Reports()
+    manager = mod("runtime").existing_manager()
+    assert manager.wait(15, lambda e: ops.handle_event(bpy.context, e, reports), ids=[record.id])
+
+    assert job(record.id).stage == "cancelled"
+    assert store_record(yvo.tmp, record.id).stage == "cancelled"
+    assert server.count("cancel") == 1
+    assert server.job(job(record.id).job_id)["status"] == "canceled"
+    assert any(t.startswith("Crate: Cancel") for t in reports.texts("INFO"))
+    # Nothing left to cancel: said plainly, not an error.
+    assert bpy.ops.yvo3d.cancel_job(job_id=record.id) == {"CANCELLED"}
+
+
+def test_import_job_reimports_from_the_library_without_any_request(yvo: SimpleNamespace) -> None:
+    server = yvo.server
+    add_images([write_png(yvo.images, "chair.png")])
+    settings().name = "Chair"
+    assert bpy.ops.yvo3d.generate() == {"FINISHED"}
+    local_id = bpy.data.collections["Chair"].all_objects[0]["yvo3d_local_id"]
+    server.reset()
+    before = {o.name for o in bpy.data.objects}
+    bpy.context.scene.cursor.location = (4.0, 0.0, 0.0)
+
+    assert bpy.ops.yvo3d.import_job(job_id=local_id) == {"FINISHED"}
+
+    again = new_objects(before)
+    assert again and all(o.users_collection[0].name == "Chair.001" for o in again)
+    root = next(o for o in again if o.parent is None)
+    assert root["yvo3d_local_id"] == local_id
+    assert server.counts() == {}
+    with pytest.raises(RuntimeError, match="no downloaded model"):
+        bpy.ops.yvo3d.import_job(job_id="yj_missing")
+
+
+def test_add_images_refuses_a_text_file_named_png(
+    yvo: SimpleNamespace, capfd: pytest.CaptureFixture[str]
+) -> None:
+    fake = yvo.images / "notes.png"
+    fake.write_text("shopping list\nmilk\neggs\n")
+    with pytest.raises(RuntimeError, match=r'"[^"]*notes\.png" is not an image'):
+        bpy.ops.yvo3d.add_images(filepath=str(fake))
+    assert len(settings().images) == 0
+
+    # Several files at once (the file browser, or a drop on the viewport): the good one is
+    # added, the bad one reported as a warning.
+    good = write_png(yvo.images, "good.png")
+    result = bpy.ops.yvo3d.add_images(
+        directory=str(yvo.images), files=[{"name": "notes.png"}, {"name": "good.png"}]
+    )
+    assert result == {"FINISHED"}
+    assert [s.filepath for s in settings().images] == [good]
+    assert "is not an image" in capfd.readouterr().out
+
+    extra = [write_png(yvo.images, f"v{i}.png", tint=i * 30) for i in range(4)]
+    add_images(extra[:3])
+    with pytest.raises(RuntimeError, match="at most 4 reference images"):
+        bpy.ops.yvo3d.add_images(filepath=extra[3])
+    assert len(settings().images) == 4
+
+
+def test_blender_images_as_references(yvo: SimpleNamespace, tmp_path: Any) -> None:
+    bpy.ops.wm.read_homefile()  # the default scene: a camera, a cube, an empty Render Result
+    point_at(yvo.server)
+    rendered = bpy.data.images.get("Render Result")
+    assert rendered is not None and not rendered.has_data
+    with pytest.raises(RuntimeError, match="nothing has been rendered yet"):
+        bpy.ops.yvo3d.add_blender_image(image="Render Result")
+    ghost = bpy.data.images.new("Ghost", 64, 64)
+    ghost.source = "FILE"
+    ghost.filepath = str(tmp_path / "missing.png")
+    with pytest.raises(RuntimeError, match='"Ghost" has no pixels'):
+        bpy.ops.yvo3d.add_blender_image(image="Ghost")
+    assert len(settings().images) == 0
+
+    scene = bpy.context.scene
+    scene.render.engine = "CYCLES"
+    scene.cycles.samples = 1
+    scene.render.resolution_x = scene.render.resolution_y = 64
+    scene.render.resolution_percentage = 100
+    bpy.ops.render.render()
+    assert bpy.ops.yvo3d.add_blender_image(image="Render Result") == {"FINISHED"}
+    slot = settings().images[0]
+    assert slot.image == rendered and slot.filepath == ""
+    copies = mod("properties").image_paths(settings())
+    assert len(copies) == 1 and copies[0].startswith(str(yvo.tmp / "user" / "tmp"))
+    core("images").check(copies[0])  # a real PNG of the render
+
+    settings().name = "Rendered"
+    assert bpy.ops.yvo3d.generate() == {"FINISHED"}
+    assert "Rendered" in bpy.data.collections
+    assert yvo.server.paid_requests == 1
+
+
+def test_a_second_click_while_the_same_job_runs_pays_nothing(yvo: SimpleNamespace) -> None:
+    server = yvo.server
+    server.script_job(seconds=2.0)
+    png = write_png(yvo.images, "twice.png")
+    add_images([png])
+    record = start_job(yvo, "Twice", png=png)
+    wait_for(lambda: job(record.id).fingerprint != "")
+
+    assert bpy.ops.yvo3d.generate() == {"CANCELLED"}  # "already running": a warning
+
+    reports = Reports()
+    assert mod("operators").run_to_end(bpy.context, [record.id], reports) == {"FINISHED"}
+    assert server.paid_requests == 1
+
+
+def test_load_post_resumes_unfinished_jobs(yvo: SimpleNamespace, online: Any) -> None:
+    server = yvo.server
+    server.script_job(seconds=2.0)
+    runtime = mod("runtime")
+    record = start_job(yvo, "Shelf")
+    wait_for(lambda: job(record.id).job_id != "")
+    assert runtime.shutdown() == []  # Blender quits: workers stop, the store keeps the job
+    assert runtime.existing_manager() is None
+
+    online(False)
+    bpy.ops.wm.read_homefile(use_empty=True)  # load_post: nothing may go online now
+    assert runtime.existing_manager() is None
+    assert store_record(yvo.tmp, record.id).stage in ("queued", "running")
+
+    online(True)
+    bpy.ops.wm.read_homefile(use_empty=True)
+    manager = runtime.existing_manager()
+    assert manager is not None and manager.running() == [record.id]
+    reports = Reports()
+    assert mod("operators").run_to_end(bpy.context, [record.id], reports) == {"FINISHED"}
+    assert "Shelf" in bpy.data.collections
+    assert server.paid_requests == 1
+
+
+def test_connection_test_reports_success_and_bad_keys(yvo: SimpleNamespace) -> None:
+    assert bpy.ops.yvo3d.test_connection() == {"FINISHED"}
+    runtime = mod("runtime")
+    assert runtime.connection.state == "ok"
+    bpy.context.preferences.addons[
+        mod("preferences").BASE_PACKAGE
+    ].preferences.api_secret = "wrong-secret-value"
+    with pytest.raises(RuntimeError):
+        bpy.ops.yvo3d.test_connection()
+    assert runtime.connection.state == "error"
+    assert "wrong-secret-value" not in runtime.connection.message
+    assert yvo.server.count("model") == 2
+
+
+def test_file_handler_takes_image_drops_in_the_viewport(addon: Any) -> None:
+    handler = getattr(bpy.types, "YVO3D_FH_reference_images", None)
+    assert handler is not None
+    assert handler.bl_import_operator == "yvo3d.add_images"
+    assert {".png", ".jpg", ".webp"} <= set(handler.bl_file_extensions.split(";"))
+    assert not handler.poll_drop(SimpleNamespace(area=None))
+    assert handler.poll_drop(SimpleNamespace(area=SimpleNamespace(type="VIEW_3D")))
+    assert not handler.poll_drop(SimpleNamespace(area=SimpleNamespace(type="NODE_EDITOR")))
