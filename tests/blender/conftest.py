@@ -34,6 +34,27 @@ if HAVE_BPY:
     os.environ["BLENDER_USER_RESOURCES"] = _USER_DIR
     atexit.register(shutil.rmtree, _USER_DIR, True)
     import bpy
+
+    # The bpy 4.2 module crashes (SIGSEGV) at interpreter exit once a bpy.app.timers timer
+    # was registered before a file load, or once the glTF exporter was imported: its module
+    # is then never freed, and C++ static destructors free Python classes after Python is
+    # gone. Real Blender quits another way, so this is an artifact of module mode: end the
+    # test process ourselves, with pytest's own exit status, after everything else is done.
+    _HARD_EXIT = bpy.app.version < (5, 0, 0)
+    _exit_status = 0
+
+    def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+        global _exit_status
+        _exit_status = int(exitstatus)
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_unconfigure(config: pytest.Config) -> None:
+        if not _HARD_EXIT:
+            return
+        sys.stdout.flush()
+        sys.stderr.flush()
+        shutil.rmtree(_USER_DIR, ignore_errors=True)
+        os._exit(_exit_status)
 else:
 
     class _SkippedModule(pytest.Module):

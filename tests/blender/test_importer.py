@@ -81,7 +81,6 @@ def _textured_material(folder: Path) -> bpy.types.Material:
 def _export(path: Path) -> Glb:
     objects = list(bpy.context.scene.objects)
     low, high = world_bounds(objects)
-    bpy.context.view_layer.update()
     result = bpy.ops.export_scene.gltf(filepath=str(path), export_format="GLB")
     assert result == {"FINISHED"}
     size = high - low
@@ -95,7 +94,7 @@ def _export(path: Path) -> Glb:
 
 @pytest.fixture(scope="session")
 def glbs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Glb]:
-    """Three GLBs made by Blender: textured (colour + normal map), multi-object, untextured."""
+    """GLBs made by Blender: textured (colour + normal map), multi-object, untextured, large."""
     folder = tmp_path_factory.mktemp("glb")
     made: dict[str, Glb] = {}
 
@@ -105,6 +104,7 @@ def glbs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Glb]:
     cube.scale = (2, 1, 0.5)
     assert cube.data.uv_layers, "the cube needs UVs for its texture"
     cube.data.materials.append(_textured_material(folder))
+    bpy.context.view_layer.update()
     made["textured"] = _export(folder / "textured.glb")
 
     bpy.ops.wm.read_homefile(use_empty=True)
@@ -115,11 +115,22 @@ def glbs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Glb]:
     child = bpy.context.object
     child.parent = parent
     child.matrix_parent_inverse = parent.matrix_world.inverted()
+    bpy.context.view_layer.update()
     made["multi"] = _export(folder / "multi.glb")
 
     bpy.ops.wm.read_homefile(use_empty=True)
     bpy.ops.mesh.primitive_ico_sphere_add(radius=0.75, location=(0, 0, 2))
+    bpy.context.view_layer.update()
     made["plain"] = _export(folder / "plain.glb")
+
+    # About 100k triangles, like a real result.
+    bpy.ops.wm.read_homefile(use_empty=True)
+    bpy.ops.mesh.primitive_grid_add(x_subdivisions=224, y_subdivisions=224, size=4)
+    grid = bpy.context.object
+    grid.location = (0, 0, -7)
+    assert len(grid.data.polygons) * 2 >= 95_000
+    bpy.context.view_layer.update()
+    made["large"] = _export(folder / "large.glb")
 
     bpy.ops.wm.read_homefile(use_empty=True)
     return made
@@ -374,17 +385,12 @@ def test_images_beside_an_unsaved_blend_are_packed_with_a_warning(importer, glbs
     assert bpy.data.images and all(img.packed_file is not None for img in bpy.data.images)
 
 
-def test_large_mesh_imports_quickly(importer, tmp_path) -> None:
-    # About 100k triangles, like a real result: placement must not crawl over the vertices.
-    bpy.ops.mesh.primitive_grid_add(x_subdivisions=224, y_subdivisions=224, size=4)
-    grid = bpy.context.object
-    grid.location = (0, 0, -7)
-    assert len(grid.data.polygons) * 2 >= 95_000
-    glb = _export(tmp_path / "large.glb")
-    bpy.ops.wm.read_homefile(use_empty=True)
+def test_large_mesh_imports_quickly(importer, glbs) -> None:
+    # About 100k triangles: placement must not crawl over the vertices in Python.
     started = time.perf_counter()
-    result = importer.import_glb(bpy.context, str(glb.path), name="Large")
+    result = importer.import_glb(bpy.context, str(glbs["large"].path), name="Large")
     elapsed = time.perf_counter() - started
     low, high = world_bounds(result.objects)
     _assert_on(low, high, (0.0, 0.0, 0.0))
+    assert tuple(high - low) == pytest.approx(glbs["large"].size, abs=TOLERANCE)
     assert elapsed < 10, f"import took {elapsed:.1f} s"

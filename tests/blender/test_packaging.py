@@ -152,10 +152,24 @@ def test_draw_groups_and_offers_test_connection_only_when_registered(addon: Modu
     assert {"Credentials", "Library", "Import"} <= set(labels)
     assert any("Project Settings > API Keys" in text for text in labels)
     assert ("operator", "wm.url_open") in log
-    assert ("operator", "yvo3d.test_connection") not in log
+
+    # The button follows the operator: shown while it is registered, hidden while not.
+    op_name = "yvo3d.test_connection"
+    real = getattr(bpy.types, "YVO3D_OT_test_connection", None)
+    if real is not None:
+        assert ("operator", op_name) in log
+        bpy.utils.unregister_class(real)
+        try:
+            assert not prefs_module.operator_registered(op_name)
+            assert ("operator", op_name) not in draw()
+        finally:
+            bpy.utils.register_class(real)
+        return
+
+    assert ("operator", op_name) not in log
 
     class YVO3D_OT_test_connection(bpy.types.Operator):
-        bl_idname = "yvo3d.test_connection"
+        bl_idname = op_name
         bl_label = "Test Connection"
 
         def execute(self, context: Any) -> set[str]:
@@ -163,7 +177,8 @@ def test_draw_groups_and_offers_test_connection_only_when_registered(addon: Modu
 
     bpy.utils.register_class(YVO3D_OT_test_connection)
     try:
-        assert ("operator", "yvo3d.test_connection") in draw()
+        assert prefs_module.operator_registered(op_name)
+        assert ("operator", op_name) in draw()
     finally:
         bpy.utils.unregister_class(YVO3D_OT_test_connection)
 
