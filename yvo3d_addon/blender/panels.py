@@ -41,7 +41,7 @@ def _chars(context: bpy.types.Context) -> int:
     region = getattr(context, "region", None)
     width = getattr(region, "width", 0) or 300
     prefs = getattr(context, "preferences", None)
-    scale = prefs.system.ui_scale if prefs is not None else 1.0
+    scale = (prefs.system.ui_scale if prefs is not None else 0.0) or 1.0  # 0 without a window
     return max(24, int(width / (6.5 * scale)) - 6)
 
 
