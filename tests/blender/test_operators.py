@@ -13,6 +13,7 @@ from tests.blender.test_generate import (
     Reports,
     add_images,
     core,
+    mesh_bounds,
     mod,
     new_objects,
     point_at,
@@ -244,3 +245,53 @@ def test_file_handler_takes_image_drops_in_the_viewport(addon: Any) -> None:
     assert not handler.poll_drop(SimpleNamespace(area=None))
     assert handler.poll_drop(SimpleNamespace(area=SimpleNamespace(type="VIEW_3D")))
     assert not handler.poll_drop(SimpleNamespace(area=SimpleNamespace(type="NODE_EDITOR")))
+
+
+def test_windowed_generate_starts_one_modal_follower(
+    yvo: SimpleNamespace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ops = mod("operators")
+    runtime = mod("runtime")
+    monkeypatch.setattr(ops, "headless", lambda: False)  # take the path a user's click takes
+    server = yvo.server
+    add_images([write_png(yvo.images, "first.png")])
+
+    assert bpy.ops.yvo3d.generate("INVOKE_DEFAULT") == {"RUNNING_MODAL"}
+    assert runtime.follower_active
+    # A second Generate (another image) only submits: one follower follows every job.
+    settings().images[0].filepath = write_png(yvo.images, "second.png", tint=60)
+    assert bpy.ops.yvo3d.generate("INVOKE_DEFAULT") == {"FINISHED"}
+    manager = runtime.existing_manager()
+    assert len(manager.jobs()) == 2
+
+    # Timers never fire without a display: run the follower's tick by hand.
+    reports = Reports()
+    wait_for(lambda: not ops.tick(bpy.context, reports), timeout=20, step=0.05)
+    assert sorted(r.stage for r in manager.jobs()) == ["imported", "imported"]
+    assert len([t for t in reports.texts("INFO") if ": imported" in t]) == 2
+    assert server.paid_requests == 2
+
+
+def test_placeholder_is_replaced_in_place(yvo: SimpleNamespace) -> None:
+    bpy.ops.mesh.primitive_cube_add(size=2, location=(3.0, 1.0, 0.5), rotation=(0, 0, 0.5))
+    cube = bpy.context.active_object
+    cube.scale = (0.5, 0.5, 1.5)  # 1 x 1 x 3, bottom at z = -1
+    add_images([write_png(yvo.images, "chair.png")])
+    s = settings()
+    s.name = "Swapped"
+    s.placement = "PLACEHOLDER"
+    s.placeholder = cube
+    s.fit_mode = "HEIGHT"
+
+    assert bpy.ops.yvo3d.generate() == {"FINISHED"}
+
+    objects = list(bpy.data.collections["Swapped"].all_objects)
+    low, high = mesh_bounds(objects)
+    assert abs((high.z - low.z) - 3.0) < 1e-3  # scaled to the placeholder's height
+    assert abs(low.z + 1.0) < 1e-3  # standing on the placeholder's floor
+    assert abs((low.x + high.x) / 2 - 3.0) < 0.05 and abs((low.y + high.y) / 2 - 1.0) < 0.05
+    root = next(o for o in objects if o.parent is None)
+    assert abs(root.matrix_world.to_euler().z - 0.5) < 1e-4
+    assert root["yvo3d_placeholder"] == cube.name
+    assert cube.hide_get() and cube.hide_render  # hidden, not deleted
+    assert cube.name in bpy.data.objects

@@ -57,7 +57,7 @@ def _start_follower() -> float | None:
 
 def _follow_soon() -> None:
     # A modal operator cannot be started from inside a file load: a timer does it right after.
-    if bpy.app.background or runtime.follower_active:
+    if operators.headless() or runtime.follower_active:
         return
     if not bpy.app.timers.is_registered(_start_follower):
         bpy.app.timers.register(_start_follower, first_interval=0.2)

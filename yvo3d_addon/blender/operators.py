@@ -32,6 +32,13 @@ Report = Callable[[Any, str], object]
 """An operator's `report` (or anything with its signature)."""
 
 
+def headless() -> bool:
+    """No event loop (blender -b, the bpy module): operators run jobs to the end themselves.
+
+    A function, not a constant, so tests can drive the windowed code paths too."""
+    return bool(bpy.app.background)
+
+
 def scene_settings(context: bpy.types.Context) -> Any:
     """The scene's YVO3D settings, or None (no scene, or the add-on is not registered)."""
     scene = getattr(context, "scene", None)
@@ -381,7 +388,7 @@ def ensure_follower(context: bpy.types.Context) -> bool:
     """Start the modal follower when a window exists and none runs; True if one runs."""
     if runtime.follower_active:
         return True
-    if bpy.app.background or context.window is None:
+    if headless() or context.window is None:
         return False
     try:
         ops: Any = bpy.ops  # the stubs do not know operators registered by add-ons
@@ -497,7 +504,7 @@ def _submit(op: Operator, context: bpy.types.Context, force: bool) -> Result:
     runtime.fingerprints[record.id] = fingerprint
     for warning in warnings:
         op.report({"WARNING"}, warning)
-    if bpy.app.background:
+    if headless():
         return run_to_end(context, [record.id], op.report)
     if runtime.follower_active:
         op.report({"INFO"}, f"{record.name}: started; follow it in the Jobs panel")
@@ -550,7 +557,7 @@ class YVO3D_OT_follow_jobs(Operator):
     bl_options = {"INTERNAL"}
 
     def invoke(self, context: bpy.types.Context, event: bpy.types.Event) -> Result:
-        if runtime.follower_active or bpy.app.background:
+        if runtime.follower_active or headless():
             return {"CANCELLED"}
         return _start_following(self, context)
 
@@ -584,7 +591,7 @@ class YVO3D_OT_cancel_job(Operator):
     job_id: StringProperty(name="Job", options={"SKIP_SAVE"})
 
     def invoke(self, context: bpy.types.Context, event: bpy.types.Event) -> Result:
-        if bpy.app.background or context.window is None:
+        if headless() or context.window is None:
             return self.execute(context)
         record = _job(context, self.job_id)
         name = record.name if record is not None else "this job"
@@ -636,7 +643,7 @@ class YVO3D_OT_resume_job(Operator):
             self.report({"INFO"}, "Nothing to resume")
             return {"CANCELLED"}
         self.report({"INFO"}, f"Following {len(resumed)} job(s) again")
-        if bpy.app.background:
+        if headless():
             return run_to_end(context, [r.id for r in resumed], self.report)
         ensure_follower(context)
         return {"FINISHED"}
@@ -927,7 +934,7 @@ class YVO3D_OT_test_connection(Operator):
         return {"FINISHED"} if state == "ok" else {"CANCELLED"}
 
     def invoke(self, context: bpy.types.Context, event: bpy.types.Event) -> Result:
-        if bpy.app.background or context.window is None:
+        if headless() or context.window is None:
             return self.execute(context)
         runtime.take_snapshot(context)
         self._thread = runtime.start_connection_test()
