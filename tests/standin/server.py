@@ -128,7 +128,7 @@ class Fault:
 
     status: int | None = None
     body: dict[str, Any] | str | None = None
-    headers: dict[str, str] | None = None
+    headers: dict[str, str | None] | None = None  # a None value leaves a default header out
     delay: float = 0.0
     drop: bool = False
     truncate: int | None = None
@@ -212,7 +212,11 @@ def _fault_reply(fault: Fault) -> Reply:
     headers: dict[str, str] = {}
     if status == 429:
         headers["Retry-After"] = "1"
-    headers.update(fault.headers or {})
+    for name, value in (fault.headers or {}).items():
+        if value is None:
+            headers.pop(name, None)  # e.g. a 429 with remainingSeconds but no Retry-After
+        else:
+            headers[name] = value
     body = fault.body
     if body is None:
         if status in (502, 504):
@@ -419,7 +423,7 @@ class StandIn:
         *,
         status: int | None = None,
         body: dict[str, Any] | str | None = None,
-        headers: dict[str, str] | None = None,
+        headers: dict[str, str | None] | None = None,
         delay: float = 0.0,
         drop: bool = False,
         truncate: int | None = None,

@@ -101,7 +101,10 @@ def _retry_after(resp: requests.Response) -> float:
         try:
             candidates.append(float(header))
         except ValueError:
-            when = email.utils.parsedate_to_datetime(header)
+            try:
+                when = email.utils.parsedate_to_datetime(header)
+            except (TypeError, ValueError):  # neither seconds nor a date: ignore the header
+                when = None
             if when is not None:
                 candidates.append(when.timestamp() - time.time())
     ms = resp.headers.get("retry-after-ms")
@@ -170,7 +173,10 @@ def error_for_response(resp: requests.Response, what: str) -> errors.Yvo3dError:
         return errors.RateLimitedError(
             f"Scenario is rate limiting requests{detail}.",
             retry_after=wait,
-            fix=f"Waiting {wait:.0f} s before trying again.",
+            # not "waiting": the paid request is never retried, and free ones give up in the end
+            fix=f"Scenario asks to wait {wait:.0f} s; try again after that."
+            if wait >= 1
+            else "Try again in a moment.",
         )
     if status >= 500:
         return errors.ServerError(
