@@ -29,7 +29,7 @@ def resume_pending(context: bpy.types.Context) -> list[JobRecord]:
         log.warning("YVO3D jobs not resumed: %s", exc.user_text())
         return []
     resumed = manager.resume()
-    if manager.running():
+    if manager.running() or not manager.events.empty():  # events: a result may await import
         _follow_soon()
     return resumed
 

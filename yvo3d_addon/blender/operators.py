@@ -88,7 +88,7 @@ def _flush_messages(report: Report) -> None:
 
 
 def _record_error(record: JobRecord) -> str:
-    text = record.error or record.message or LABELS.get(Stage(record.stage), record.stage)
+    text = record.error or record.message or record.stage
     if record.hint and record.hint not in text:
         text = f"{text} {record.hint}"
     return f"{record.name}: {text}"
@@ -237,9 +237,17 @@ def _undo_push() -> None:
 
 
 def import_record(
-    context: bpy.types.Context, record: JobRecord, report: Report, *, recorded: bool
+    context: bpy.types.Context,
+    record: JobRecord,
+    report: Report,
+    *,
+    recorded: bool,
+    push_undo: bool = True,
 ) -> bool:
-    """Import a READY (or re-import an IMPORTED) job's GLB; reports; True when it is in."""
+    """Import a READY (or re-import an IMPORTED) job's GLB; reports; True when it is in.
+
+    `recorded`: place it where the job's placement says (else on the cursor as it is now);
+    `push_undo`: push the one undo step (an UNDO operator pushes its own)."""
     manager = runtime.manager(context)
     try:
         if not record.glb_path or not os.path.isfile(record.glb_path):
@@ -261,7 +269,8 @@ def import_record(
         manager.mark_import_failed(record.id, f"Import failed: {message}")
         report({"ERROR"}, f"{record.name}: {message}. The model is kept: press Import to retry.")
         return False
-    _undo_push()
+    if push_undo:
+        _undo_push()
     manager.mark_imported(record.id, result.root.name)
     for warning in result.warnings:
         report({"WARNING"}, warning)
@@ -668,7 +677,7 @@ class YVO3D_OT_import_job(Operator):
             if record is None or record.stage not in (Stage.READY, Stage.IMPORTED):
                 self.report({"ERROR"}, "That job has no downloaded model to import")
                 return {"CANCELLED"}
-            if not import_record(context, record, self.report, recorded=False):
+            if not import_record(context, record, self.report, recorded=False, push_undo=False):
                 return {"CANCELLED"}
             return {"FINISHED"}
         entry = manager.library.get(self.library_id) if self.library_id else None

@@ -20,7 +20,8 @@ CATEGORY = "YVO3D"
 MULTI_VIEW_LINE = "Multi-view: the result will be shape only"
 RECENT_SECONDS = 24 * 3600.0
 MAX_LISTED = 8
-STAGE_ICONS = {
+STAGE_LABELS: dict[str, str] = {str(stage): text for stage, text in LABELS.items()}
+STAGE_ICONS: dict[str, str] = {
     Stage.READY: "CHECKMARK",
     Stage.IMPORTED: "CHECKMARK",
     Stage.FAILED: "ERROR",
@@ -74,10 +75,7 @@ def _elapsed(record: JobRecord) -> str:
 
 
 def _label(stage: str) -> str:
-    try:
-        return LABELS[Stage(stage)]
-    except ValueError:
-        return stage
+    return STAGE_LABELS.get(stage, stage)
 
 
 class _Sidebar:
@@ -318,7 +316,7 @@ def _draw_job(layout: Any, context: bpy.types.Context, record: JobRecord, runnin
     stage = record.stage
     box = layout.box()
     head = box.row()
-    head.label(text=record.name, icon=STAGE_ICONS.get(Stage(stage), "SORTTIME"))
+    head.label(text=record.name, icon=STAGE_ICONS.get(stage, "SORTTIME"))
     head.label(text=_elapsed(record))
     if not running:
         dismiss = head.operator("yvo3d.dismiss_job", text="", icon="X", emboss=False)

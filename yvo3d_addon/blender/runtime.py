@@ -408,8 +408,10 @@ def shutdown(timeout: float = 5.0) -> list[str]:
     follower_active = _price_wanted = False
     deadline = time.monotonic() + timeout
     if manager_ is not None:
-        alive += manager_.shutdown(timeout)
-        manager_.store.close()
+        stuck = manager_.shutdown(timeout)
+        alive += stuck
+        if not stuck:  # a worker still running would write to a closed store
+            manager_.store.close()
     if pricer_ is not None:
         pricer_.stop(max(0.1, deadline - time.monotonic()))
         thread = getattr(pricer_, "_thread", None)
