@@ -323,6 +323,9 @@ def test_identical_request_is_recognised(standin, tmp_path, images_dir):  # noqa
         DEFAULT_TABLE.defaults() | {"textureResolution": "2K"}, hashes
     )
     assert manager.library.find(other) == []
+    assert [e.id for e in manager.library.find(same, service=standin.base_url)] == [done.library_id]
+    # A result from another service (the stand-in vs the real one) is never offered.
+    assert manager.library.find(same, service="https://api.cloud.scenario.com/v1") == []
 
 
 def test_secrets_never_on_disk_or_in_logs(standin, tmp_path, images_dir, caplog):  # noqa: F811

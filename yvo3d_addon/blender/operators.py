@@ -484,7 +484,10 @@ def _submit(op: Operator, context: bpy.types.Context, force: bool) -> Result:
         return {"CANCELLED"}
     fingerprint = manager.table.fingerprint(values, hashes)
     if not force:
-        matches = manager.library.find(fingerprint)
+        snapshot = runtime.credentials()
+        matches = manager.library.find(
+            fingerprint, service=snapshot.base_url if snapshot is not None else None
+        )
         if matches:
             runtime.library_match.clear()
             runtime.library_match.update(

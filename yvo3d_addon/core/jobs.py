@@ -381,6 +381,7 @@ class _Worker:
             body=rec.body,
             cost=rec.cost,
             preview=preview,
+            service=client.base_url,
             images=[
                 {"name": os.path.basename(p), "sha256": h}
                 for p, h in zip(rec.images, rec.image_hashes, strict=False)

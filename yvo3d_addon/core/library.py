@@ -34,6 +34,7 @@ class LibraryEntry:
     cost: float | None = None
     glb_size: int = 0
     preview: str = ""  # file name inside the entry folder, when the service sent a preview
+    service: str = ""  # the service URL it came from: a stand-in result never matches a real one
     folder: str = ""  # filled on load, not stored
 
     @property
@@ -122,11 +123,16 @@ class Library:
         found.sort(key=lambda e: e.created, reverse=True)
         return found
 
-    def find(self, fingerprint: str) -> list[LibraryEntry]:
-        """Past results of an identical request (same images, same parameters)."""
+    def find(self, fingerprint: str, service: str | None = None) -> list[LibraryEntry]:
+        """Past results of an identical request (same images, same parameters), from the same
+        service when `service` is given."""
         if not fingerprint:
             return []
-        return [e for e in self.entries() if e.fingerprint == fingerprint]
+        return [
+            e
+            for e in self.entries()
+            if e.fingerprint == fingerprint and (service is None or e.service == service)
+        ]
 
     def delete(self, entry_id: str) -> None:
         shutil.rmtree(os.path.join(self.root, entry_id), ignore_errors=True)
