@@ -16,9 +16,9 @@ else:
 # classes are registered / before they are unregistered).
 _modules: tuple[ModuleType, ...] = ()
 if _IN_BLENDER:
-    from .blender import handlers, operators, panels, preferences, properties
+    from .blender import cli, handlers, operators, panels, preferences, properties
 
-    _modules = (preferences, properties, operators, panels, handlers)
+    _modules = (preferences, properties, operators, panels, handlers, cli)
 
 
 def all_classes() -> tuple[type, ...]:

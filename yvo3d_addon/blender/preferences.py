@@ -105,9 +105,18 @@ class YVO3D_AddonPreferences(bpy.types.AddonPreferences):
         min=2.0,
         max=120.0,
     )
+    ca_bundle: StringProperty(
+        name="CA Bundle",
+        description=(
+            "A .pem file of certificate authorities to trust for HTTPS, for networks whose "
+            "proxy inspects TLS (empty: the usual public authorities)"
+        ),
+        default="",
+        subtype="FILE_PATH",
+    )
     show_advanced: BoolProperty(
         name="Show Advanced",
-        description="Show the service URL and polling settings",
+        description="Show the service URL, CA bundle and polling settings",
         default=False,
     )
 
@@ -148,6 +157,7 @@ class YVO3D_AddonPreferences(bpy.types.AddonPreferences):
             box.prop(self, "service_url")
             if os.environ.get(ENV_BASE_URL, "").strip():
                 box.label(text=f"Overridden by {ENV_BASE_URL}", icon="INFO")
+            box.prop(self, "ca_bundle")
             box.prop(self, "poll_seconds_max")
 
 
@@ -194,6 +204,13 @@ def service_url_effective(context: bpy.types.Context) -> str:
         prefs = get_prefs(context)
         url = prefs.service_url.strip() if prefs is not None else ""
     return (url or DEFAULT_SERVICE_URL).rstrip("/")
+
+
+def ca_bundle_path(context: bpy.types.Context) -> str:
+    """The chosen CA bundle as an absolute path, or '' for the default authorities."""
+    prefs = get_prefs(context)
+    path = prefs.ca_bundle.strip() if prefs is not None else ""
+    return os.path.normpath(bpy.path.abspath(path)) if path else ""
 
 
 def library_path(context: bpy.types.Context) -> str:

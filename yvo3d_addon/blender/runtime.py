@@ -18,6 +18,7 @@ import bpy.utils.previews
 
 from ..core import errors
 from ..core.client import ScenarioClient
+from ..core.diagnose import diagnose
 from ..core.jobs import JobManager, PollPolicy
 from ..core.library import Library
 from ..core.pricing import Pricer, Quote, UploadCache
@@ -44,6 +45,8 @@ class Credentials:
     base_url: str
     project_id: str
     online: bool
+    verify: str | bool = True
+    """A CA bundle path for HTTPS, or True for the default authorities."""
 
     def __repr__(self) -> str:  # never show the key or the secret
         return f"Credentials(base_url={self.base_url!r}, online={self.online})"
@@ -77,12 +80,19 @@ library_match: dict[str, str] = {}
 # -- credentials ---------------------------------------------------------------------------
 
 
-def take_snapshot(context: bpy.types.Context | None = None) -> Credentials | None:
-    """Copy the credentials, service URL and online state out of Blender (main thread)."""
+def take_snapshot(
+    context: bpy.types.Context | None = None, *, env_fallback: bool = False
+) -> Credentials | None:
+    """Copy the credentials, service URL, CA bundle and online state out of Blender (main
+    thread). With `env_fallback` (the command line), empty fields fall back to the environment."""
     global _credentials
     context = context or bpy.context
     found = preferences.credentials(context)
     prefs = preferences.get_prefs(context)
+    if found is None and env_fallback and prefs is not None:
+        key = os.environ.get(preferences.ENV_API_KEY, "").strip()
+        secret = os.environ.get(preferences.ENV_API_SECRET, "").strip()
+        found = (key, secret) if key and secret else None
     snapshot = None
     if found is not None:
         snapshot = Credentials(
@@ -91,6 +101,7 @@ def take_snapshot(context: bpy.types.Context | None = None) -> Credentials | Non
             base_url=preferences.service_url_effective(context),
             project_id=prefs.project_id.strip() if prefs is not None else "",
             online=bool(bpy.app.online_access),
+            verify=preferences.ca_bundle_path(context) or True,
         )
     with _lock:
         _credentials = snapshot
@@ -117,6 +128,7 @@ def make_client(wait: object = None) -> ScenarioClient:
         snapshot.secret,
         project_id=snapshot.project_id,
         wait=wait if callable(wait) else None,
+        verify=snapshot.verify,
     )
 
 
@@ -369,15 +381,13 @@ def take_messages() -> list[tuple[str, str]]:
 
 
 def start_connection_test() -> threading.Thread:
-    """Read the model record on a thread; the result lands in `connection` and a message."""
+    """Diagnose the connection on a thread (which step failed: DNS, proxy, TLS, connection,
+    key, permission, credits); the result lands in `connection`."""
 
     def run() -> None:
         try:
-            client = make_client()
-            record = client.get_model()
-            model = record.get("model", record) if isinstance(record, dict) else {}
-            name = model.get("name") if isinstance(model, dict) else None
-            result = ConnectionTest("ok", f"Connected: {name or 'the YVO3D model'} is available.")
+            ok, text = diagnose(make_client())
+            result = ConnectionTest("ok" if ok else "error", text)
         except errors.Yvo3dError as exc:
             result = ConnectionTest("error", exc.user_text())
         except Exception as exc:  # the button must always answer

@@ -336,6 +336,7 @@ class ScenarioClient:
         retry: RetryPolicy | None = None,
         wait: Wait | None = None,
         session: requests.Session | None = None,
+        verify: str | bool = True,
     ) -> None:
         if not api_key or not api_secret:
             raise errors.ConfigError(
@@ -352,6 +353,9 @@ class ScenarioClient:
         self.wait: Wait = wait or _plain_wait
         self.session = session or requests.Session()
         self.session.headers["User-Agent"] = USER_AGENT
+        # A CA bundle path (corporate TLS inspection) or False; proxies come from the
+        # environment and the system, as requests reads them (trust_env).
+        self.session.verify = verify
         self.requests_sent = 0
 
     def __repr__(self) -> str:
