@@ -26,6 +26,10 @@ POST /_standin/script_job, POST /_standin/reset, POST /_standin/expire.
 Fault semantics: `delay` waits first; then `status` answers with that status (the request is
 not processed); `drop` and `truncate` process the request first (a paid job is created) and
 lose or cut the answer, except on the download routes, where `drop` cuts the body halfway.
+`hold` processes the request and then answers late (a paid job exists while its creator still
+waits for the job id); on the download routes it sends the first half of the body, then waits
+before the rest (a client killed meanwhile leaves a partial file). Waits end when the stand-in
+stops. Each log entry also records the request's `range` header (None when absent).
 """
 
 from __future__ import annotations
@@ -133,6 +137,7 @@ class Fault:
     drop: bool = False
     truncate: int | None = None
     remaining: int | None = 1  # None: forever
+    hold: float = 0.0
 
 
 @dataclass
@@ -428,15 +433,16 @@ class StandIn:
         drop: bool = False,
         truncate: int | None = None,
         times: int | None = 1,
+        hold: float = 0.0,
     ) -> None:
         """Misbehave on the next `times` requests to `route` (None: until reset)."""
         if times is not None and times < 1:
             raise ValueError("times must be at least 1 (or None for forever)")
-        if status is None and not drop and truncate is None and delay <= 0:
-            raise ValueError("a fault needs a status, drop, truncate or delay")
+        if status is None and not drop and truncate is None and delay <= 0 and hold <= 0:
+            raise ValueError("a fault needs a status, drop, truncate, delay or hold")
         with self._lock:
             self._faults[route].append(
-                Fault(status, body, dict(headers or {}), delay, drop, truncate, times)
+                Fault(status, body, dict(headers or {}), delay, drop, truncate, times, hold)
             )
 
     def script_job(
@@ -581,6 +587,7 @@ class StandIn:
                 "path": url.path,
                 "query": url.query,
                 "had_auth": had_auth,
+                "range": handler.headers.get("Range"),
                 "status": None,
                 "fault": fault is not None,
                 "time": time.time(),
@@ -608,6 +615,11 @@ class StandIn:
             handler.close_connection = True
             self._abort(handler)
             return
+        if fault is not None and fault.hold > 0 and not route.startswith("download"):
+            self._stopping.wait(fault.hold)  # processed, answered late
+            if self._stopping.is_set():
+                handler.close_connection = True
+                return
         entry["status"] = reply.status
         entry["ms"] = round((time.monotonic() - started) * 1000)
         self._send(handler, method, reply, fault, route)
@@ -652,6 +664,15 @@ class StandIn:
             handler.end_headers()
             if method == "HEAD":
                 return
+            if fault is not None and fault.hold > 0 and route.startswith("download"):
+                half = len(body) // 2
+                handler.wfile.write(body[:half])
+                handler.wfile.flush()
+                self._stopping.wait(fault.hold)
+                if self._stopping.is_set():
+                    self._abort(handler)
+                    return
+                body = body[half:]
             handler.wfile.write(body if cut is None else body[:cut])
             if cut is not None:
                 handler.wfile.flush()
