@@ -100,7 +100,9 @@ def _settings(values: dict[str, Any] | None) -> dict[str, object]:
 
 
 def _run(manager: JobManager, items: list[Item], emit: Emit, **kw: Any) -> Run:
-    return Run(manager, items, emit=emit, convert=runtime.convert_to_png, **kw)
+    snapshot = runtime.credentials()
+    service = snapshot.base_url if snapshot is not None else None
+    return Run(manager, items, emit=emit, convert=runtime.convert_to_png, service=service, **kw)
 
 
 def _item_doc(item: Item) -> dict[str, Any]:

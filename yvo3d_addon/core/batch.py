@@ -177,7 +177,7 @@ def parse_settings(table: ParamTable, values: Mapping[str, str]) -> dict[str, ob
     return settings
 
 
-# -- items ----------------------------------------------------------------------------------------
+# -- items ---------------------------------------------------------------------------------------
 
 
 def _safe_name(text: str) -> str:
@@ -280,7 +280,7 @@ def load_items(source: str, table: ParamTable, settings: Mapping[str, object]) -
     raise errors.InputError(f"{source!r} is neither a folder nor a CSV file.")
 
 
-# -- the state file -------------------------------------------------------------------------------
+# -- the state file ------------------------------------------------------------------------------
 
 _SAVED = (
     "status",
@@ -346,7 +346,7 @@ class StateFile:
             os.replace(tmp, self.path)
 
 
-# -- the run --------------------------------------------------------------------------------------
+# -- the run -------------------------------------------------------------------------------------
 
 
 def copy_glb(source: str, dest: str) -> None:
@@ -410,6 +410,8 @@ class Run:
     """Makes an 8-bit PNG of an image the service may not take (Blender does it)."""
     dry_run: bool = False
     """Plan and price only: nothing is started, copied or saved."""
+    service: str | None = None
+    """The service URL: only its results in the library are reused (None: any)."""
     interrupted: bool = False
     _printed: dict[str, tuple[str, int]] = field(default_factory=dict)
     _inflight: dict[str, Item] = field(default_factory=dict)
@@ -531,7 +533,7 @@ class Run:
             return False
         item.fingerprint = self.table.fingerprint(item.settings, item.hashes)
         if not self.force:
-            matches = self.manager.library.find(item.fingerprint)
+            matches = self.manager.library.find(item.fingerprint, service=self.service)
             if matches and self.dry_run:
                 item.price, item.note = 0.0, "identical to an earlier result: would be reused"
                 return False

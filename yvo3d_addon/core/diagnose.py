@@ -154,13 +154,13 @@ def diagnose(client: ScenarioClient, model_id: str = MODEL_ID) -> tuple[bool, st
     try:
         record = client.get_model(model_id)
     except errors.AuthError as exc:
-        return False, f"Authentication: {exc.user_text()}"
+        return False, f"Authentication (401): {exc.user_text()}"
     except errors.PermissionDeniedError as exc:
-        return False, f"Permission: {exc.user_text()}"
+        return False, f"Permission (403): {exc.user_text()}"
     except errors.CreditsError as exc:
-        return False, f"Credits: {exc.user_text()}"
+        return False, f"Credits (402): {exc.user_text()}"
     except errors.RateLimitedError as exc:
-        return False, f"Rate limit: {exc.user_text()}"
+        return False, f"Rate limit (429): {exc.user_text()}"
     except errors.NotFoundError:
         return False, (
             f"Service: {host} answered but has no {model_id} (404). Check the service URL in "
@@ -172,7 +172,7 @@ def diagnose(client: ScenarioClient, model_id: str = MODEL_ID) -> tuple[bool, st
             f"{PREFS_ADVANCED}."
         )
     except errors.ServerError as exc:
-        return False, f"Service: {exc.user_text()}"
+        return False, f"Service ({exc.status}): {exc.user_text()}"
     except errors.NetworkError as exc:
         return False, f"Connection: {exc.user_text()}"
     except errors.Yvo3dError as exc:
