@@ -168,7 +168,7 @@ def _http_rows() -> list[Row]:
         Row(
             "401 Unauthorized on GET job while the job runs (key revoked)",
             _fault("job", status=401, times=None),
-            Stage.FAILED,
+            Stage.STALLED,
             "auth",
             "refused the API key and secret",
             1,
@@ -233,7 +233,7 @@ def _http_rows() -> list[Row]:
         Row(
             "409 Conflict on GET job, every time",
             _fault("job", status=409, body={"reason": "Conflict"}, times=None),
-            Stage.FAILED,
+            Stage.STALLED,
             "conflict",
             "conflict while trying to check the job",
             1,
@@ -335,9 +335,9 @@ def _http_rows() -> list[Row]:
                 headers={"Retry-After": "0"},
                 times=None,
             ),
-            Stage.FAILED,
+            Stage.STALLED,
             "rate_limited",
-            "rate limiting requests (Scenario said: Too Many Requests). Try again in a moment.",
+            "rate limiting requests (Scenario said: Too Many Requests). The job is paid",
             1,
         ),
         Row(
@@ -377,7 +377,8 @@ def _server_error_rows() -> list[Row]:
                 Row(
                     f"{status} on {place}, every time",
                     _fault(route, status=status, times=None),
-                    Stage.FAILED,
+                    # After the paid request a lasting error leaves the job resumable.
+                    Stage.FAILED if route == "upload" else Stage.STALLED,
                     "server",
                     f"server error ({status}) while trying to {what}",
                     0 if route == "upload" else 1,
@@ -396,7 +397,7 @@ def _server_error_rows() -> list[Row]:
         Row(
             "503 on the GLB download, every time",
             _fault("download", status=503, times=None),
-            Stage.FAILED,
+            Stage.STALLED,
             "server",
             "server error (503) while trying to download the result",
             1,
@@ -404,7 +405,7 @@ def _server_error_rows() -> list[Row]:
         Row(
             "502 from a gateway with an HTML page on GET job, every time",
             _fault("job", status=502, body=_GATEWAY_PAGE, times=None),
-            Stage.FAILED,
+            Stage.STALLED,
             "server",
             "Scenario said: 502 Bad Gateway | edge gateway",
             1,
@@ -501,7 +502,7 @@ def _network_rows() -> list[Row]:
         Row(
             "Read timeout on GET job, every time",
             _fault("job", delay=LATE, times=None),
-            Stage.FAILED,
+            Stage.STALLED,
             "network",
             "did not answer in time while trying to check the job",
             1,
@@ -540,7 +541,7 @@ def _network_rows() -> list[Row]:
         Row(
             "The download is not a GLB (an HTML page with status 200), every time",
             _fault("download", status=200, body="<html><body>Welcome!</body></html>", times=None),
-            Stage.FAILED,
+            Stage.STALLED,
             "download",
             "not a GLB",
             1,
@@ -617,7 +618,7 @@ def _job_rows() -> list[Row]:
         Row(
             "GET job answers 200 with invalid JSON, every time",
             _fault("job", status=200, body='{"job": {"status": ', times=None),
-            Stage.FAILED,
+            Stage.STALLED,
             "invalid_response",
             "not valid JSON",
             1,

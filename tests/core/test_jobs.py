@@ -369,3 +369,20 @@ def test_corrupt_store_is_moved_aside(tmp_path):
 )
 def test_poll_policy(current, age, progressed, expected):
     assert PollPolicy().next(current, age, progressed) == pytest.approx(expected)
+
+
+@pytest.mark.parametrize("route", ["job", "asset", "download"])
+def test_paid_job_survives_a_lasting_outage_and_resumes(standin, tmp_path, images_dir, route):  # noqa: F811
+    manager = make_manager(standin, str(tmp_path))
+    standin.fault(route, status=503, times=None)
+    rec = submit(manager, images_dir[:1])
+    stalled, _ = wait_for(manager, rec.id, {Stage.STALLED, Stage.FAILED, Stage.READY})
+    assert stalled.stage == Stage.STALLED and stalled.job_id
+    assert "nothing is lost" in stalled.hint and "Resume" in stalled.hint
+    assert standin.paid_requests == 1
+    standin.reset()  # the outage ends (and the counts start again from zero)
+    assert [r.id for r in manager.resume(rec.id)] == [rec.id]
+    done, _ = wait_for(manager, rec.id, {Stage.READY, Stage.FAILED})
+    assert done.stage == Stage.READY
+    check_glb(done.glb_path)
+    assert standin.paid_requests == 0  # resuming never pays again

@@ -308,14 +308,15 @@ def check_glb(path: str) -> None:
         head = fh.read(12)
     if len(head) < 12 or head[:4] != b"glTF":
         raise errors.DownloadError(
-            "The downloaded result is not a GLB file.", fix="Download it again from the Jobs panel."
+            "The downloaded result is not a GLB file.",
+            fix="Press Resume in the Jobs panel to download it again.",
         )
     version = int.from_bytes(head[4:8], "little")
     length = int.from_bytes(head[8:12], "little")
     if version != 2 or length != size:
         raise errors.DownloadError(
             f"The downloaded GLB is incomplete or damaged ({size} of {length} bytes).",
-            fix="Download it again from the Jobs panel.",
+            fix="Press Resume in the Jobs panel to download it again.",
         )
 
 

@@ -23,7 +23,10 @@ class Yvo3dError(Exception):
 
     def user_text(self) -> str:
         """Message and fix as one line for a report."""
-        return f"{self.message} {self.fix}".strip()
+        message = self.message.strip()
+        if message and self.fix and message[-1] not in ".!?":
+            message += "."
+        return f"{message} {self.fix}".strip()
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.message!r}, status={self.status!r})"

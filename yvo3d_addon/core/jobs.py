@@ -100,6 +100,17 @@ class Event:
     record: JobRecord
 
 
+# After the paid request, only these end a job for good; anything else (network, server,
+# a damaged download, a key that stopped working) leaves it resumable, because it is paid.
+FINAL_AFTER_PAYMENT = (errors.JobFailedError, errors.NoResultError, errors.NotFoundError)
+
+
+def minutes_text(seconds: float) -> str:
+    if seconds < 120:
+        return f"{seconds:.0f} seconds"
+    return f"{seconds / 60:.0f} minutes"
+
+
 ClientFactory = Callable[[Callable[[float], bool]], ScenarioClient]
 """Makes a client whose waits end early (returning True) when the job is interrupted."""
 
@@ -187,6 +198,9 @@ class _Worker:
         except errors.Yvo3dError as exc:
             if self.manager.stopping.is_set() and isinstance(exc, errors.NetworkError):
                 return
+            if rec.job_id and not isinstance(exc, FINAL_AFTER_PAYMENT):
+                self.stall(exc.code, exc.message)
+                return
             self.set(
                 Stage.FAILED,
                 "ended",
@@ -198,6 +212,9 @@ class _Worker:
             )
         except Exception as exc:  # a bug must still end the job visibly, never silently
             log.exception("job %s crashed", rec.id)
+            if rec.job_id:
+                self.stall("internal", f"Internal error in the add-on ({type(exc).__name__}).")
+                return
             self.set(
                 Stage.FAILED,
                 "ended",
@@ -208,6 +225,18 @@ class _Worker:
             )
         finally:
             self.manager._worker_done(self)
+
+    def stall(self, code: str, message: str) -> None:
+        """After payment a lasting error never ends a job: it stops being followed, resumable."""
+        self.set(
+            Stage.STALLED,
+            "ended",
+            error_code=code,
+            error=message,
+            hint="The job is paid and may still finish on Scenario; nothing is lost. Press "
+            "Resume in the Jobs panel to keep following it and download the result.",
+            message=message,
+        )
 
     def prepare_and_submit(self, client: ScenarioClient) -> None:
         rec = self.record
@@ -309,7 +338,7 @@ class _Worker:
             age = time.time() - started
             if age > policy.overall_timeout:
                 raise errors.StillRunningError(
-                    f"The job is still running on Scenario after {age / 60:.0f} minutes; "
+                    f"The job is still running on Scenario after {minutes_text(age)}; "
                     "the add-on stopped following it.",
                     fix="Press Resume in the Jobs panel to keep following it; nothing is lost.",
                 )
