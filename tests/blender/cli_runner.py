@@ -1,9 +1,10 @@
 """Runs `blender --command yvo3d ARGS` the way Blender would, in a process with the bpy module.
 
 The bpy module has no `blender` executable, so this does what Blender does for
-`blender --online-mode --command yvo3d ARGS`: start with an isolated user folder, install and
-enable the built extension ($YVO3D_ZIP), allow online access, then call the function the
-extension registered with `bpy.utils.register_cli_command` and exit with its return value.
+`blender --online-mode --command yvo3d ARGS`: start in the user folder $BLENDER_USER_RESOURCES
+(a new temporary one if unset), install the built extension ($YVO3D_ZIP) there unless an
+earlier run did, enable it, allow online access, then call the function the extension
+registered with `bpy.utils.register_cli_command` and exit with its return value.
 
     python tests/blender/cli_runner.py generate photo.png --out model.glb
 
@@ -32,11 +33,20 @@ def main() -> int:
     try:
         import bpy
 
-        bpy.context.preferences.system.use_online_access = os.environ.get("YVO3D_ONLINE") != "0"
-        result = bpy.ops.extensions.package_install_files(
-            filepath=os.environ["YVO3D_ZIP"], repo="user_default", enable_on_install=True
-        )
-        assert result == {"FINISHED"}, result
+        prefs = bpy.context.preferences
+        prefs.system.use_online_access = os.environ.get("YVO3D_ONLINE") != "0"
+        repo = next(r for r in prefs.extensions.repos if r.module == "user_default")
+        if os.path.isdir(os.path.join(repo.directory, "yvo3d")):
+            # Installed by an earlier run in this user folder: Blender only enables it.
+            import addon_utils
+
+            addon_utils.enable(MODULE, default_set=True)
+        else:
+            result = bpy.ops.extensions.package_install_files(
+                filepath=os.environ["YVO3D_ZIP"], repo="user_default", enable_on_install=True
+            )
+            assert result == {"FINISHED"}, result
+        assert MODULE in prefs.addons, "the extension is not enabled"
         cli = importlib.import_module(MODULE + ".blender.cli")
         assert cli._handle is not None, "the command was not registered"
     finally:

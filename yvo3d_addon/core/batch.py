@@ -527,9 +527,11 @@ class Run:
                 item.hashes.append(images.file_sha256(path))
         except errors.Yvo3dError as exc:
             item.fail(exc)
+            self.emit(f"[yvo3d] {item.key}: failed: {exc.user_text()}")
             return False
         except OSError as exc:
             item.fail(errors.InputError(f"An image of {item.key!r} cannot be read: {exc}"))
+            self.emit(f"[yvo3d] {item.key}: failed: {item.error}")
             return False
         item.fingerprint = self.table.fingerprint(item.settings, item.hashes)
         if not self.force:
