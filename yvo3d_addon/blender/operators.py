@@ -11,6 +11,7 @@ from bpy.types import Operator, OperatorFileListElement
 from mathutils import Matrix, Vector
 
 from ..core import errors, images
+from ..core.client import check_base_url
 from ..core.jobs import ACTIVE, LABELS, Event, Stage
 from ..core.params import MAX_IMAGES
 from ..core.store import JobRecord
@@ -62,6 +63,10 @@ def generate_blocker(context: bpy.types.Context) -> str:
         return runtime.CREDENTIALS_HINT
     if not bpy.app.online_access:
         return f"Online access is off: {runtime.ONLINE_HINT}"
+    try:
+        check_base_url(preferences.service_url_effective(context))
+    except errors.ConfigError as exc:
+        return exc.user_text()
     count = properties.image_count(settings)
     if count == 0:
         return f"Add a reference image (1 to {MAX_IMAGES})"

@@ -4,6 +4,7 @@ Draw code reads only memory (scene settings, the job manager's snapshot, the pri
 no file access, no network, nothing created.
 """
 
+import os
 import textwrap
 import time
 from typing import Any
@@ -20,6 +21,10 @@ CATEGORY = "YVO3D"
 MULTI_VIEW_LINE = "Multi-view: the result will be shape only"
 RECENT_SECONDS = 24 * 3600.0
 MAX_LISTED = 8
+STORE_RECOVERED = (
+    "The job list was damaged, so a new one was started; jobs it held are no longer "
+    "followed (their models stay in the library). The damaged file was kept as"
+)
 STAGE_LABELS: dict[str, str] = {str(stage): text for stage, text in LABELS.items()}
 STAGE_ICONS: dict[str, str] = {
     Stage.READY: "CHECKMARK",
@@ -377,6 +382,15 @@ class YVO3D_PT_jobs(_Sidebar, Panel):
     def draw(self, context: bpy.types.Context) -> None:
         layout: Any = self.layout
         manager = runtime.existing_manager()
+        recovered = manager.store.recovered_from if manager is not None else ""
+        if recovered:
+            wrapped(
+                layout,
+                context,
+                f"{STORE_RECOVERED} {os.path.basename(recovered)}",
+                icon="ERROR",
+                alert=True,
+            )
         records = _listed(manager, operators.scene_settings(context)) if manager else []
         if not records:
             layout.label(text="No jobs yet", icon="INFO")

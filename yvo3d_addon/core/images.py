@@ -64,6 +64,8 @@ class ImageInfo:
     """rgb | rgba | gray | gray_alpha | palette | cmyk | ycck | unknown"""
     has_alpha: bool = False
     """An alpha channel or a transparent colour (palette or PNG tRNS)."""
+    fully_transparent: bool = False
+    """Every pixel's alpha is 0 (read for non-interlaced PNGs): there is nothing to see."""
 
 
 @dataclass
@@ -74,6 +76,7 @@ class _Pixels:
     bit_depth: int | None
     color_mode: str
     has_alpha: bool = False
+    fully_transparent: bool = False
 
 
 class _TruncatedError(Exception):
@@ -202,11 +205,13 @@ def _png(d: bytes) -> _Pixels:
     length, kind = struct.unpack_from(">I4s", d, 8)
     if kind != b"IHDR" or length != 13:
         raise _CorruptError("its first chunk is not the image header (IHDR)")
-    w, h, depth, ctype, _, _, _ = struct.unpack_from(">IIBBBBB", d, 16)
+    w, h, depth, ctype, _, _, interlace = struct.unpack_from(">IIBBBBB", d, 16)
     allowed = {0: (1, 2, 4, 8, 16), 2: (8, 16), 3: (1, 2, 4, 8), 4: (8, 16), 6: (8, 16)}
     if depth not in allowed.get(ctype, ()):
         raise _CorruptError(f"colour type {ctype} with bit depth {depth} does not exist")
-    pos, n, idat, trns = 8, len(d), False, False
+    pos, n, trns = 8, len(d), False
+    idats: list[tuple[int, int]] = []
+    palette = alphas = b""
     view = memoryview(d)
     while True:
         if pos + 8 > n:
@@ -226,14 +231,23 @@ def _png(d: bytes) -> _Pixels:
             if zlib.crc32(view[pos + 4 : end - 4]) != crc:
                 raise _CorruptError(f"the checksum of its {name} chunk does not match")
         if kind == b"IDAT":
-            idat = True
+            idats.append((pos + 8, end - 4))
+        elif kind == b"PLTE":
+            palette = d[pos + 8 : end - 4]
         elif kind == b"tRNS":
             trns = True
+            alphas = d[pos + 8 : end - 4]
         elif kind == b"IEND":
             break
         pos = end
-    if not idat:
+    if not idats:
         raise _CorruptError("it has no image data (IDAT chunk)")
+    clear = False
+    if ctype == 3 and trns:
+        entries = len(palette) // 3
+        clear = entries > 0 and len(alphas) >= entries and not alphas[:entries].strip(b"\0")
+    elif ctype in (4, 6) and interlace == 0:
+        clear = _png_alpha_all_zero(view, idats, w, h, (2 if ctype == 4 else 4) * depth // 8, depth)
     mode, channels = {
         0: ("gray", 1),
         2: ("rgb", 3),
@@ -241,7 +255,39 @@ def _png(d: bytes) -> _Pixels:
         4: ("gray_alpha", 2),
         6: ("rgba", 4),
     }[ctype]
-    return _Pixels(w, h, channels, depth, mode, ctype in (4, 6) or trns)
+    return _Pixels(w, h, channels, depth, mode, ctype in (4, 6) or trns, clear)
+
+
+def _png_alpha_all_zero(
+    view: memoryview, idats: list[tuple[int, int]], width: int, height: int, bpp: int, depth: int
+) -> bool:
+    """Whether every alpha sample of a non-interlaced grey+alpha or RGBA PNG is 0.
+
+    Reads the filtered rows: PNG filters predict a byte from the same byte of neighbouring
+    pixels, so the alpha bytes are all 0 after filtering exactly when they are all 0 before.
+    Stops at the first visible pixel (the first row, for an ordinary image)."""
+    stride = width * bpp + 1
+    first_alpha = bpp - depth // 8
+    decoder = zlib.decompressobj()
+    pending = bytearray()
+    rows = 0
+    try:
+        for start, end in idats:
+            data: bytes | memoryview = view[start:end]
+            while data:
+                pending += decoder.decompress(data, 1 << 20)
+                data = decoder.unconsumed_tail
+                full = len(pending) // stride * stride
+                for offset in range(0, full, stride):
+                    line = bytes(pending[offset + 1 : offset + stride])
+                    for k in range(first_alpha, bpp):
+                        if line[k::bpp].strip(b"\0"):
+                            return False
+                rows += full // stride
+                del pending[:full]
+    except zlib.error:
+        return False  # damaged pixel data: not this check's business
+    return rows >= height
 
 
 _SOF = {0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF}
@@ -798,6 +844,7 @@ def inspect(path: str | os.PathLike[str]) -> ImageInfo:
         bit_depth=pixels.bit_depth,
         color_mode=pixels.color_mode,
         has_alpha=pixels.has_alpha,
+        fully_transparent=pixels.fully_transparent,
     )
 
 
@@ -834,6 +881,12 @@ def check(path: str | os.PathLike[str]) -> tuple[ImageInfo, list[str]]:
         raise InputError(
             f"{quoted} is {w}x{h} pixels: each side must be at most {MAX_SIDE} pixels.",
             fix=f"Save a copy scaled down to at most {MAX_SIDE} pixels on its longest side.",
+        )
+    if info.fully_transparent:
+        raise InputError(
+            f"{quoted} is fully transparent: every pixel's alpha is 0, so there is nothing to "
+            "model.",
+            fix="Export the image again with its colours visible (or without an alpha channel).",
         )
     name = os.path.basename(info.path)
     warnings: list[str] = []

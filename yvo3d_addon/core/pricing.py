@@ -131,7 +131,12 @@ class Pricer:
         try:
             hashes = []
             for path in paths:
-                images.check(path)
+                info, _ = images.check(path)
+                if images.needs_conversion(info):
+                    # Generate uploads a converted PNG (made with Blender, on the main
+                    # thread); uploading the original here would send a file Scenario may
+                    # refuse, for a price that is not the one Generate pays.
+                    return Quote("idle", message="Priced when you press Generate.")
                 hashes.append(images.file_sha256(path))
             key = self.table.fingerprint(settings, hashes)
             if key in self._cache:
