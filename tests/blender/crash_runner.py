@@ -5,6 +5,7 @@ Run by the tests with the bpy venv's python (pytest never collects it: no `test_
     python crash_runner.py start  --zip Z --blend B --image PNG [--name N] [--price]
                                   [--quit-at STAGE]
     python crash_runner.py resume --blend B [--regenerate]
+    python crash_runner.py reinstall --zip Z --blend B --image PNG
 
 `start` installs the built zip, points the add-on at the service, adds the image, saves the
 .blend and presses Generate (which, headless, follows the job to its end unless a test kills
@@ -12,7 +13,8 @@ this process first). With `--quit-at`, the job is submitted without blocking and
 quits the way Blender does (`wm.quit_blender`, then the interpreter exits) once the job reaches
 that stage. `resume` enables the installed add-on, reopens the .blend (its load_post handler
 resumes unfinished jobs), follows every job to its end and, with `--regenerate`, presses
-Generate once more.
+Generate once more. `reinstall` installs the zip again over the enabled add-on while a job runs
+and reports what is registered before and after, then resumes the job.
 
 The caller sets BLENDER_USER_RESOURCES (shared by both processes, and with it the extension's
 user folder: job store and library) and the service in the environment: YVO3D_TEST_URL,
@@ -173,31 +175,40 @@ def start(args: argparse.Namespace) -> dict[str, Any]:
     return summary(reports, extra)
 
 
-def quit_at(stage: str, reports: Reports, extra: dict[str, Any]) -> dict[str, Any]:
-    """Submit without blocking; quit like Blender once the job reaches `stage`."""
+def submit_now() -> tuple[Any, Any]:
+    """Submit the scene's request without blocking (Generate blocks in background mode)."""
     runtime = mod("runtime")
-    operators = mod("operators")
     settings: Any = bpy.context.scene.yvo3d
     runtime.take_snapshot(bpy.context)
     manager = runtime.manager(bpy.context)
-    paths, _ = operators.prepare_images(settings)
+    paths, _ = mod("operators").prepare_images(settings)
     record = manager.submit(
         name=settings.name,
         images=paths,
         settings=mod("properties").settings_dict(settings),
         placement={"mode": "CURSOR", "location": list(CURSOR)},
     )
+    return manager, record
+
+
+def follow_until(manager: Any, local_id: str, stage: str, reports: Reports) -> None:
+    operators = mod("operators")
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         for event in manager.drain():
             say(f"STAGE {event.record.stage} {event.record.job_id or '-'}")
             operators.handle_event(bpy.context, event, reports)
-        current = manager.get(record.id)
+        current = manager.get(local_id)
         if current is not None and current.stage == stage:
-            break
+            return
         time.sleep(0.02)
-    else:
-        raise SystemExit(f"the job never reached {stage}")
+    raise SystemExit(f"the job never reached {stage}")
+
+
+def quit_at(stage: str, reports: Reports, extra: dict[str, Any]) -> dict[str, Any]:
+    """Submit without blocking; quit like Blender once the job reaches `stage`."""
+    manager, record = submit_now()
+    follow_until(manager, record.id, stage, reports)
     result = summary(reports, extra)
     say("RESULT " + json.dumps(result))
     say("QUITTING")
@@ -205,6 +216,73 @@ def quit_at(stage: str, reports: Reports, extra: dict[str, Any]) -> dict[str, An
     # follows, which runs Blender's exit path (add-ons disabled) as a real quit does.
     bpy.ops.wm.quit_blender()
     sys.exit(0)
+
+
+def registrations() -> dict[str, Any]:
+    """What the add-on has registered right now: classes by name (with how many registered
+    classes carry each name), its app handlers, its threads."""
+    counts: dict[str, int] = {}
+    seen: set[type] = set()
+    stack: list[type] = [bpy.types.bpy_struct]
+    while stack:
+        cls = stack.pop()
+        for sub in cls.__subclasses__():
+            if sub in seen:
+                continue
+            seen.add(sub)
+            stack.append(sub)
+            if sub.__name__.startswith("YVO3D_") and getattr(sub, "is_registered", False):
+                counts[sub.__name__] = counts.get(sub.__name__, 0) + 1
+    handlers = []
+    for name in dir(bpy.app.handlers):
+        items = getattr(bpy.app.handlers, name)
+        if isinstance(items, list):
+            handlers += [
+                f"{name}:{getattr(h, '__module__', '')}.{getattr(h, '__name__', '')}"
+                for h in items
+                if "yvo3d" in str(getattr(h, "__module__", ""))
+            ]
+    threads = [t.name for t in threading.enumerate() if t.name.startswith("yvo3d")]
+    return {"classes": counts, "handlers": handlers, "threads": threads}
+
+
+def reinstall(args: argparse.Namespace) -> dict[str, Any]:
+    """Install the zip again over the enabled add-on while a job runs (Blender's update path:
+    disable, drop every module of the package, import and enable the new copy), then resume."""
+    install(args.zip)
+    configure()
+    scene: Any = bpy.context.scene
+    assert bpy.ops.yvo3d.add_images(filepath=args.image) == {"FINISHED"}
+    scene.yvo3d.name = args.name
+    reports = Reports()
+    manager, record = submit_now()
+    follow_until(manager, record.id, "queued", reports)
+    old_package = sys.modules[ADDON_MODULE]
+    old_runtime = mod("runtime")
+    old_classes = old_package.all_classes()
+    before = registrations()
+    install(args.zip)
+    after = registrations()
+    new_package = sys.modules[ADDON_MODULE]
+    checks = {
+        "before": before,
+        "after": after,
+        "reimported": new_package is not old_package and mod("runtime") is not old_runtime,
+        "old_still_registered": [c.__name__ for c in old_classes if c.is_registered],
+        "new_registered": all(c.is_registered for c in new_package.all_classes()),
+        "new_class_names": sorted(c.__name__ for c in new_package.all_classes()),
+        "handler_is_new": [
+            h is mod("handlers").on_load_post
+            for h in bpy.app.handlers.load_post
+            if "yvo3d" in str(getattr(h, "__module__", ""))
+        ],
+        "old_manager_left": old_runtime.existing_manager() is not None,
+    }
+    configure()  # the new copy's preferences, as the user's saved ones would be
+    resumed = mod("handlers").resume_pending(bpy.context)
+    ids = [r.id for r in resumed]
+    follow = sorted(mod("operators").run_to_end(bpy.context, ids, reports))
+    return summary(reports, {"checks": checks, "resumed": ids, "follow": follow})
 
 
 def resume(args: argparse.Namespace) -> dict[str, Any]:
@@ -232,7 +310,7 @@ def resume(args: argparse.Namespace) -> dict[str, Any]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("mode", choices=("start", "resume"))
+    parser.add_argument("mode", choices=("start", "resume", "reinstall"))
     parser.add_argument("--zip", default=os.environ.get("YVO3D_ZIP", ""))
     parser.add_argument("--blend", required=True)
     parser.add_argument("--image", default="")
@@ -241,7 +319,8 @@ def main() -> None:
     parser.add_argument("--quit-at", default="")
     parser.add_argument("--regenerate", action="store_true")
     args = parser.parse_args()
-    result = start(args) if args.mode == "start" else resume(args)
+    modes = {"start": start, "resume": resume, "reinstall": reinstall}
+    result = modes[args.mode](args)
     say("RESULT " + json.dumps(result))
     if bpy.app.version < (5, 0, 0):
         # The bpy 4.2 module crashes at interpreter exit after a file load once a timer was
