@@ -4,6 +4,7 @@ Runs with plain Python 3.11 and the standard library only:
 
     python build.py                 # = python build.py build
     python build.py build --no-validate --out-dir /tmp/out
+    python build.py repo --out repo/ --url https://example.com/yvo3d/
 """
 
 from __future__ import annotations
@@ -243,6 +244,99 @@ def validate(zip_path: Path | str, blender_python: Path | str | None = None) -> 
     return output
 
 
+REPO_HTML_TEMPLATE = """<!DOCTYPE html>
+<html>
+<head>
+  <meta charset="utf-8">
+  <title>YVO3D for Blender: extension repository</title>
+  <style>body{font-family:sans-serif;max-width:60em;margin:2em auto}td,th{padding:.2em .6em}
+  code{background:#eee;padding:.1em .3em}</style>
+</head>
+<body>
+<h1>YVO3D for Blender</h1>
+<p>To install and receive updates in Blender 4.2 or newer: <b>Edit &gt; Preferences &gt; Get
+Extensions</b>, open <b>Repositories</b> (top right), <b>+ &gt; Add Remote Repository</b>, and paste
+<code id="url">the address of index.json in this folder</code>. Then search for YVO3D and press
+Install. Blender checks this repository for updates like any other.</p>
+<script>document.getElementById("url").textContent =
+  new URL("index.json", location.href).href;</script>
+${body}
+<p><small>Generated ${date}</small></p>
+</body>
+</html>
+"""
+
+
+_TOOLS: dict[str, tuple[Path, Path]] = {}
+
+
+def build_repo(
+    out_dir: Path,
+    blender_python: Path | str | None = None,
+    *,
+    root: Path = ROOT,
+    check: bool = True,
+) -> Path:
+    """A static extension repository in `out_dir`: the zip, index.json made by Blender's own
+    `server-generate`, and an index.html listing. Returns the index.json path.
+
+    Older zips of this extension in the folder are removed: the index lists one version.
+    """
+    manifest = read_manifest(root)
+    out_dir = Path(out_dir).resolve()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for old in out_dir.glob(f"{manifest['id']}-*.zip"):
+        if old.name != zip_name(manifest):
+            old.unlink()
+    target = build_zip(out_dir, root=root)
+    target.chmod(0o644)  # a web server usually reads as another user
+    python = blender_python or DEFAULT_BLENDER_PYTHON
+    if check:
+        validate(target, python)
+    key = str(python)
+    if key not in _TOOLS:  # finding it starts Blender's Python: once per process is enough
+        _TOOLS[key] = find_extension_tool(python)
+    tool = _TOOLS[key][0]
+    template = out_dir / ".index-template.html"
+    template.write_text(REPO_HTML_TEMPLATE, encoding="utf-8")
+    try:
+        result = subprocess.run(
+            [
+                sys.executable,
+                str(tool),
+                "server-generate",
+                "--repo-dir",
+                str(out_dir),
+                "--html",
+                "--html-template",
+                str(template),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
+    finally:
+        template.unlink(missing_ok=True)
+    index = out_dir / "index.json"
+    if result.returncode != 0 or not index.is_file():
+        output = (result.stdout + result.stderr).strip()
+        raise BuildError(f"Blender's extension tool could not index {out_dir}:\n{output}")
+    return index
+
+
+def _cmd_repo(args: argparse.Namespace) -> int:
+    index = build_repo(Path(args.out), args.blender_python, check=not args.no_validate)
+    listed = json.loads(index.read_text(encoding="utf-8"))["data"]
+    for entry in listed:
+        print(f"listed {entry['id']} {entry['version']} ({entry['archive_url']})")
+    print(f"wrote {index.parent}/ (index.json, index.html, the zip): host this folder as is")
+    url = args.url.rstrip("/") + "/index.json" if args.url else index.as_uri()
+    print("In Blender: Preferences > Get Extensions > Repositories > + > Add Remote Repository,")
+    print(f"URL: {url}")
+    return 0
+
+
 def _cmd_build(args: argparse.Namespace) -> int:
     target = build_zip(Path(args.out_dir) if args.out_dir else None)
     print(f"built {target}")
@@ -267,6 +361,22 @@ def _parser() -> argparse.ArgumentParser:
         "--no-validate", action="store_true", help="skip Blender's extension validation"
     )
     build.set_defaults(run=_cmd_build)
+    repo = commands.add_parser(
+        "repo", help="a static extension repository (zip, index.json, index.html) to host"
+    )
+    repo.add_argument(
+        "--out", default=str(ROOT / "dist" / "repo"), help="the folder (default: dist/repo/)"
+    )
+    repo.add_argument("--url", default="", help="where the folder will be served from")
+    repo.add_argument(
+        "--blender-python",
+        default=str(DEFAULT_BLENDER_PYTHON),
+        help="Python of the venv holding the bpy wheel (default: .venv-bpy50/bin/python)",
+    )
+    repo.add_argument(
+        "--no-validate", action="store_true", help="skip Blender's extension validation"
+    )
+    repo.set_defaults(run=_cmd_repo)
     return parser
 
 
