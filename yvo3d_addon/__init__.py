@@ -16,9 +16,31 @@ else:
 # classes are registered / before they are unregistered).
 _modules: tuple[ModuleType, ...] = ()
 if _IN_BLENDER:
-    from .blender import cli, handlers, operators, panels, preferences, properties
+    from .blender import (
+        assets,
+        capture,
+        cleanup,
+        cli,
+        handlers,
+        library_ui,
+        operators,
+        panels,
+        preferences,
+        properties,
+    )
 
-    _modules = (preferences, properties, operators, panels, handlers, cli)
+    _modules = (
+        preferences,
+        properties,
+        operators,
+        panels,
+        capture,
+        cleanup,
+        assets,
+        library_ui,
+        handlers,
+        cli,
+    )
 
 
 def all_classes() -> tuple[type, ...]:

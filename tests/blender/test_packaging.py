@@ -193,6 +193,7 @@ _KEYS = (
     "placement_default",
     "fit_mode",
     "images_mode",
+    "import_options",
     "poll_seconds_max",
     "show_advanced",
     "bl_rna",

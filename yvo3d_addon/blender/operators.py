@@ -15,7 +15,7 @@ from ..core.client import check_base_url
 from ..core.jobs import ACTIVE, LABELS, Event, Stage
 from ..core.params import MAX_IMAGES
 from ..core.store import JobRecord
-from . import importer, preferences, properties, runtime
+from . import cleanup, importer, preferences, properties, runtime
 
 TIMER_STEP = 0.1
 LIBRARY_MESSAGE = (
@@ -218,6 +218,8 @@ def import_result(
             f"The placeholder {placement.get('object', '')!r} is gone: the model was put on "
             "the 3D cursor instead"
         )
+    # The clean-up preset (and asset marking) once the model is in place; never raises.
+    result.warnings += cleanup.after_import(context, result, stamp)
     return result
 
 

@@ -3,7 +3,9 @@
 import os
 
 import bpy
-from bpy.props import BoolProperty, EnumProperty, FloatProperty, StringProperty
+from bpy.props import BoolProperty, EnumProperty, FloatProperty, PointerProperty, StringProperty
+
+from .cleanup import YVO3D_PG_import_options, draw_options
 
 # Preferences are keyed by the installed base package (bl_ext.<repo>.yvo3d); this module
 # lives one level below it.
@@ -114,6 +116,11 @@ class YVO3D_AddonPreferences(bpy.types.AddonPreferences):
         default="",
         subtype="FILE_PATH",
     )
+    import_options: PointerProperty(
+        type=YVO3D_PG_import_options,
+        name="Import Clean-up",
+        description="The clean-up preset applied to every imported model",
+    )
     show_advanced: BoolProperty(
         name="Show Advanced",
         description="Show the service URL, CA bundle and polling settings",
@@ -150,6 +157,7 @@ class YVO3D_AddonPreferences(bpy.types.AddonPreferences):
         box.prop(self, "placement_default")
         box.prop(self, "fit_mode")
         box.prop(self, "images_mode")
+        draw_options(box, self.import_options, scene=False)
 
         box = layout.box()
         box.prop(self, "show_advanced")
@@ -222,4 +230,5 @@ def library_path(context: bpy.types.Context) -> str:
     return str(bpy.utils.extension_path_user(BASE_PACKAGE, path="library", create=True))
 
 
-classes = (YVO3D_AddonPreferences,)
+# The preset's property group before the preferences that point to it.
+classes = (YVO3D_PG_import_options, YVO3D_AddonPreferences)
