@@ -25,6 +25,7 @@ if _IN_BLENDER:
         library_ui,
         operators,
         panels,
+        placeholder_ops,
         preferences,
         properties,
     )
@@ -34,6 +35,7 @@ if _IN_BLENDER:
         properties,
         operators,
         panels,
+        placeholder_ops,
         capture,
         cleanup,
         assets,

@@ -1,6 +1,5 @@
 """Blender layer: operators: generate (and the modal job follower), job actions, image slots."""
 
-import math
 import os
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -8,14 +7,13 @@ from typing import TYPE_CHECKING, Any
 import bpy
 from bpy.props import BoolProperty, CollectionProperty, EnumProperty, IntProperty, StringProperty
 from bpy.types import Operator, OperatorFileListElement
-from mathutils import Matrix, Vector
 
 from ..core import errors, images
 from ..core.client import check_base_url
 from ..core.jobs import ACTIVE, LABELS, Event, Stage
 from ..core.params import MAX_IMAGES
 from ..core.store import JobRecord
-from . import cleanup, importer, preferences, properties, runtime
+from . import cleanup, importer, placeholders, preferences, properties, runtime
 
 TIMER_STEP = 0.1
 LIBRARY_MESSAGE = (
@@ -76,7 +74,9 @@ def generate_blocker(context: bpy.types.Context) -> str:
             f"(remove {count - MAX_IMAGES})"
         )
     problems = properties.TABLE.validate(properties.settings_dict(settings), count)
-    return problems[0].message if problems else ""
+    if problems:
+        return problems[0].message
+    return placeholders.blocker(context, settings)
 
 
 # -- reports ----------------------------------------------------------------------------------
@@ -107,80 +107,6 @@ def _images_mode(context: bpy.types.Context) -> str:
     return prefs.images_mode if prefs is not None else "PACK"
 
 
-def _world_box(objects: list[bpy.types.Object]) -> tuple[Vector, Vector] | None:
-    points = [
-        obj.matrix_world @ Vector(corner)
-        for obj in objects
-        if obj.type == "MESH"
-        for corner in obj.bound_box
-    ]
-    if not points:
-        return None
-    low = Vector(tuple(min(p[i] for p in points) for i in range(3)))
-    high = Vector(tuple(max(p[i] for p in points) for i in range(3)))
-    return low, high
-
-
-def _fit_scale(model: Vector, target: Vector, fit: str) -> float:
-    ratios = {
-        "HEIGHT": [(target.z, model.z)],
-        "FOOTPRINT": [(target.x, model.x), (target.y, model.y)],
-        "LONGEST": [(max(target[:]), max(model[:]))],
-    }[fit if fit in ("HEIGHT", "FOOTPRINT") else "LONGEST"]
-    scales = [t / m for t, m in ratios if m > 1e-9 and t > 1e-9]
-    if not scales and fit != "LONGEST":
-        return _fit_scale(model, target, "LONGEST")  # a flat placeholder: fall back
-    scale = min(scales) if scales else 1.0
-    return scale if math.isfinite(scale) and scale > 0 else 1.0
-
-
-def fit_to_placeholder(
-    context: bpy.types.Context,
-    result: importer.ImportResult,
-    placeholder: bpy.types.Object,
-    fit: str,
-) -> None:
-    """Give the result the placeholder's place, rotation, size, parent and collection; hide
-    the placeholder (not deleted: unhiding it swaps back)."""
-    corners = [Vector(c) for c in placeholder.bound_box]
-    low = Vector(tuple(min(c[i] for c in corners) for i in range(3)))
-    high = Vector(tuple(max(c[i] for c in corners) for i in range(3)))
-    scale = placeholder.matrix_world.to_scale()
-    target = Vector(tuple(abs((high[i] - low[i]) * scale[i]) for i in range(3)))
-    base_world = placeholder.matrix_world @ Vector(
-        ((low.x + high.x) / 2, (low.y + high.y) / 2, low.z)
-    )
-    box = _world_box(result.objects)
-    if box is not None:
-        m_low, m_high = box
-        size = m_high - m_low
-        m_base = Vector(((m_low.x + m_high.x) / 2, (m_low.y + m_high.y) / 2, m_low.z))
-        factor = _fit_scale(size, target, fit)
-        rotation = placeholder.matrix_world.to_quaternion().to_matrix().to_4x4()
-        root = result.root
-        root.matrix_world = (
-            Matrix.Translation(base_world)
-            @ rotation
-            @ Matrix.Scale(factor, 4)
-            @ Matrix.Translation(-m_base)
-            @ root.matrix_world
-        )
-    root = result.root
-    if placeholder.parent is not None:
-        world = root.matrix_world.copy()
-        root.parent = placeholder.parent
-        root.matrix_world = world
-    scene: Any = context.scene
-    owners = [c for c in placeholder.users_collection if c != scene.collection]
-    if owners and result.collection.name not in owners[0].children:
-        if result.collection.name in scene.collection.children:
-            scene.collection.children.unlink(result.collection)
-        owners[0].children.link(result.collection)
-    placeholder.hide_set(True)
-    placeholder.hide_render = True
-    root["yvo3d_placeholder"] = placeholder.name
-
-
 def import_result(
     context: bpy.types.Context,
     *,
@@ -195,9 +121,7 @@ def import_result(
     """Import a downloaded GLB (no network) where `placement` says; RuntimeError on failure."""
     shape_only = not properties.TABLE.is_textured(settings, len(image_names))
     mode = placement.get("mode", "CURSOR")
-    placeholder = None
-    if mode == "PLACEHOLDER":
-        placeholder = bpy.data.objects.get(str(placement.get("object", "")))
+    placeholder = placeholders.find(placement) if mode == "PLACEHOLDER" else None
     location: tuple[float, float, float] | None = None
     recorded = placement.get("location")
     if placeholder is None and use_recorded_location and isinstance(recorded, list | tuple):
@@ -211,13 +135,9 @@ def import_result(
         shape_only=shape_only,
         images_mode=_images_mode(context),
     )
-    if placeholder is not None:
-        fit_to_placeholder(context, result, placeholder, str(placement.get("fit", "LONGEST")))
-    elif mode == "PLACEHOLDER":
-        result.warnings.append(
-            f"The placeholder {placement.get('object', '')!r} is gone: the model was put on "
-            "the 3D cursor instead"
-        )
+    if mode == "PLACEHOLDER":
+        # After the import succeeded: only now may the placeholder change (hidden, kept).
+        placeholders.place(context, result, placeholder, placement)
     # The clean-up preset (and asset marking) once the model is in place; never raises.
     result.warnings += cleanup.after_import(context, result, stamp)
     return result
@@ -445,19 +365,6 @@ def prepare_images(settings: Any) -> tuple[list[str], list[str]]:
     return paths, warnings
 
 
-def _placement(context: bpy.types.Context, settings: Any) -> dict[str, object]:
-    scene: Any = context.scene
-    placement: dict[str, object] = {
-        "mode": "CURSOR",
-        "location": list(scene.cursor.location),
-    }
-    if settings.placement == "PLACEHOLDER":
-        target = settings.placeholder or context.active_object
-        if target is not None:
-            placement.update(mode="PLACEHOLDER", object=target.name, fit=settings.fit_mode)
-    return placement
-
-
 def _default_name(settings: Any, paths: list[str]) -> str:
     name = str(settings.name).strip()
     if name and name != properties.DEFAULT_NAME:
@@ -490,7 +397,7 @@ def _submit(op: Operator, context: bpy.types.Context, force: bool) -> Result:
         op.report({"ERROR"}, f"A reference image cannot be read: {exc}")
         return {"CANCELLED"}
     fingerprint = manager.table.fingerprint(values, hashes)
-    if not force:
+    if not force and placeholders.take_count(settings) == 1:
         snapshot = runtime.credentials()
         matches = manager.library.find(
             fingerprint, service=snapshot.base_url if snapshot is not None else None
@@ -504,7 +411,11 @@ def _submit(op: Operator, context: bpy.types.Context, force: bool) -> Result:
             return {"CANCELLED"}
     for record in manager.jobs():
         known = record.fingerprint or runtime.fingerprints.get(record.id, "")
-        if record.stage in ACTIVE and known == fingerprint:
+        if (
+            record.stage in ACTIVE
+            and known == fingerprint
+            and placeholders.same_target(record.placement, context, settings)
+        ):
             op.report(
                 {"WARNING"},
                 f"This request is already running as {record.name!r}: see the Jobs panel",
@@ -513,22 +424,27 @@ def _submit(op: Operator, context: bpy.types.Context, force: bool) -> Result:
     runtime.library_match.clear()
     quote = runtime.quote()
     expected = quote.cost if quote.state == "ok" and quote.key == fingerprint else None
-    record = manager.submit(
-        name=_default_name(settings, paths),
-        images=paths,
-        settings=values,
-        placement=_placement(context, settings),
-        expected_cost=expected,
-    )
-    runtime.fingerprints[record.id] = fingerprint
+    scene: Any = context.scene
+    # One job per placeholder and take, each priced again before it pays (expected_cost).
+    name = _default_name(settings, paths)
+    planned = placeholders.plan(context, settings, scene.cursor.location, name)
+    records = [
+        manager.submit(
+            name=name, images=paths, settings=values, placement=placement, expected_cost=expected
+        )
+        for name, placement in planned
+    ]
+    for record in records:
+        runtime.fingerprints[record.id] = fingerprint
     for warning in warnings:
         op.report({"WARNING"}, warning)
     if headless():
-        return run_to_end(context, [record.id], op.report)
+        return run_to_end(context, [r.id for r in records], op.report)
+    started = records[0].name if len(records) == 1 else f"{len(records)} jobs"
     if runtime.follower_active:
-        op.report({"INFO"}, f"{record.name}: started; follow it in the Jobs panel")
+        op.report({"INFO"}, f"{started}: started; follow it in the Jobs panel")
         return {"FINISHED"}
-    op.report({"INFO"}, f"{record.name}: started")
+    op.report({"INFO"}, f"{started}: started")
     return _start_following(op, context)
 
 
@@ -556,6 +472,15 @@ class YVO3D_OT_generate(Operator):
         return True
 
     def invoke(self, context: bpy.types.Context, event: bpy.types.Event) -> Result:
+        quote = runtime.quote()
+        cost = quote.cost if quote.state == "ok" else None
+        question = placeholders.confirm_message(context, scene_settings(context), cost)
+        if question and not headless() and context.window is not None:
+            # Several paid jobs (placeholders x takes): the total is confirmed first.
+            confirmed: Result = _wm(context).invoke_confirm(
+                self, event, title="Generate", message=question, confirm_text="Generate"
+            )
+            return confirmed
         return _submit(self, context, self.force)
 
     def execute(self, context: bpy.types.Context) -> Result:

@@ -15,7 +15,7 @@ from bpy.types import Panel
 from ..core.jobs import ACTIVE, FOLLOWABLE, LABELS, UNFINISHED, Stage
 from ..core.params import MAX_IMAGES, Param
 from ..core.store import JobRecord
-from . import operators, preferences, properties, runtime
+from . import operators, placeholders, preferences, properties, runtime
 
 CATEGORY = "YVO3D"
 MULTI_VIEW_LINE = "Multi-view: the result will be shape only"
@@ -130,8 +130,10 @@ class YVO3D_PT_main(_Sidebar, Panel):
         if settings.placement == "PLACEHOLDER":
             column.prop(settings, "placeholder")
             column.prop(settings, "fit_mode")
-            if settings.placeholder is None and context.active_object is None:
-                wrapped(column, context, "Pick a placeholder or select an object", icon="INFO")
+            line = placeholders.targets_line(context, settings)
+            if line:
+                wrapped(column, context, line, icon="INFO")
+        column.prop(settings, "takes")
 
 
 class YVO3D_PT_images(_Sidebar, Panel):
@@ -273,8 +275,9 @@ class YVO3D_PT_generate(_Sidebar, Panel):
         text = "Generate"
         row = layout.row(align=True)
         if quote.state == "ok" and quote.cost is not None:
-            row.label(text=f"Price: {quote.cost:g} credits", icon="FUND")
-            text = f"Generate ({quote.cost:g} credits)"
+            jobs = placeholders.job_count(context, operators.scene_settings(context))
+            line, text = placeholders.price_texts(jobs, quote.cost)
+            row.label(text=line, icon="FUND")
         elif quote.state == "pending":
             row.label(text="Pricing…", icon="SORTTIME")
         elif quote.state == "error":

@@ -102,8 +102,9 @@ _annotations: dict[str, object] = {
             ("CURSOR", "3D Cursor", "Bottom centre of the model on the 3D cursor, real size"),
             (
                 "PLACEHOLDER",
-                "Replace Placeholder",
-                "Take the placeholder's place, rotation and size; the placeholder is hidden",
+                "Replace Selected",
+                "Replace the picked placeholder, or each selected object: the model takes its "
+                "place, rotation, size, parent and collections; the object is hidden, not deleted",
             ),
         ),
         default="CURSOR",
@@ -122,6 +123,16 @@ _annotations: dict[str, object] = {
             ("FOOTPRINT", "Footprint", "Fit inside the placeholder's floor area"),
         ),
         default="LONGEST",
+    ),
+    "takes": props.IntProperty(
+        name="Takes",
+        description=(
+            "How many results to generate from the same inputs (per placeholder); each is a "
+            "paid job. Cycle through them in place, then keep the one you like"
+        ),
+        default=1,
+        min=1,
+        max=8,
     ),
     "show_advanced": props.BoolProperty(
         name="Show Texture Options",
