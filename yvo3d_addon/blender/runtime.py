@@ -15,6 +15,7 @@ from typing import Any
 
 import bpy
 import bpy.utils.previews
+import requests
 
 from ..core import errors
 from ..core.client import ScenarioClient
@@ -60,6 +61,8 @@ class ConnectionTest:
 
 _lock = threading.Lock()
 _credentials: Credentials | None = None
+_online = False
+"""Blender's online access as the main thread last saw it (workers may not read bpy)."""
 _manager: JobManager | None = None
 _pricer: Pricer | None = None
 _uploads: UploadCache | None = None
@@ -85,7 +88,7 @@ def take_snapshot(
 ) -> Credentials | None:
     """Copy the credentials, service URL, CA bundle and online state out of Blender (main
     thread). With `env_fallback` (the command line), empty fields fall back to the environment."""
-    global _credentials
+    global _credentials, _online
     context = context or bpy.context
     found = preferences.credentials(context)
     prefs = preferences.get_prefs(context)
@@ -105,12 +108,25 @@ def take_snapshot(
         )
     with _lock:
         _credentials = snapshot
+        _online = bool(bpy.app.online_access)
     return snapshot
 
 
 def credentials() -> Credentials | None:
     with _lock:
         return _credentials
+
+
+class _OnlineOnlySession(requests.Session):
+    """Sends nothing once online access is off, even for a client made before: a running job
+    stops at its next request (and stays resumable) instead of going on polling."""
+
+    def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> Any:
+        with _lock:
+            online = _online
+        if not online:
+            raise errors.ConfigError("Blender's online access is off.", fix=ONLINE_HINT + ".")
+        return super().request(method, url, *args, **kwargs)
 
 
 def make_client(wait: object = None) -> ScenarioClient:
@@ -129,6 +145,7 @@ def make_client(wait: object = None) -> ScenarioClient:
         project_id=snapshot.project_id,
         wait=wait if callable(wait) else None,
         verify=snapshot.verify,
+        session=_OnlineOnlySession(),
     )
 
 
