@@ -619,3 +619,77 @@ def test_generate_confirms_the_total_price_in_a_window(
     )
     manager = runtime.existing_manager()
     assert yvo.server.paid_requests == 0 and (manager is None or not manager.jobs())
+
+
+def test_links_survive_renames_copies_and_a_reload(
+    yvo: SimpleNamespace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ops = mod("operators")
+    monkeypatch.setattr(ops, "headless", lambda: False)
+    block = cube("Block", location=(0.0, 0.0, 1.0))
+    select_only(block)
+    prepare(yvo)
+    assert bpy.ops.yvo3d.generate("INVOKE_DEFAULT") == {"RUNNING_MODAL"}
+    block.name = "Renamed"  # while the job runs: the uuid still finds it
+    reports = Reports()
+    wait_for(lambda: not ops.tick(bpy.context, reports), timeout=20, step=0.05)
+    (root,) = takes_of(block)
+    assert root["yvo3d_placeholder"] == "Renamed" and not shown(block)
+    root.name = "My Chair"
+    select_only(root)
+    assert bpy.ops.yvo3d.swap_back() == {"FINISHED"} and shown(block)
+
+    # A copy of the placeholder (Shift+D copies its properties) is a placeholder of its own.
+    copy = block.copy()
+    copy.name = "Copy"
+    bpy.context.scene.collection.objects.link(copy)
+    copy.location.x += 3.0
+    select_only(copy)
+    # force: the same image and parameters are in the library already (the first take).
+    assert bpy.ops.yvo3d.generate(force=True) in ({"FINISHED"}, {"RUNNING_MODAL"})
+    wait_for(lambda: not ops.tick(bpy.context, reports), timeout=20, step=0.05)
+    assert copy["yvo3d_uuid"] != block["yvo3d_uuid"]
+    assert takes_of(block) == [bpy.data.objects["My Chair"]]
+    (copied,) = takes_of(copy)
+    assert copied["yvo3d_placeholder"] == "Copy"
+    check_fit(copied, copy, "LONGEST")
+
+    # Saved and opened again: the links are data in the file.
+    path = str(yvo.tmp / "placeholders.blend")
+    assert bpy.ops.wm.save_as_mainfile(filepath=path) == {"FINISHED"}
+    assert bpy.ops.wm.open_mainfile(filepath=path) == {"FINISHED"}
+    block = bpy.data.objects["Renamed"]
+    assert [r.name for r in takes_of(block)] == ["My Chair"]
+    select_only(block)
+    assert bpy.ops.yvo3d.swap_back() == {"FINISHED"}
+    assert shown(bpy.data.objects["My Chair"]) and not shown(block)
+
+
+def test_replace_needs_a_selection_and_regenerate_works_without_placeholder(
+    yvo: SimpleNamespace,
+) -> None:
+    add_images([write_png(yvo.images, "stool.png")])
+    s = settings()
+    s.name = "Stool"
+    s.placement = "PLACEHOLDER"
+    select_only()
+    reason = mod("operators").generate_blocker(bpy.context)
+    assert reason.startswith("Select the objects to replace")
+    with pytest.raises(RuntimeError, match="Select the objects to replace"):
+        bpy.ops.yvo3d.generate()
+    assert yvo.server.counts() == {}
+
+    s.placement = "CURSOR"
+    bpy.context.scene.cursor.location = (2.0, 1.0, 0.0)
+    before = {o.name for o in bpy.data.objects}
+    assert bpy.ops.yvo3d.generate() == {"FINISHED"}
+    (first,) = [o for o in new_objects(before) if o.parent is None]
+    bpy.context.scene.cursor.location = (0.0, 0.0, 0.0)  # a new take goes where the model is
+    select_only(first)
+    assert bpy.ops.yvo3d.swap_back.poll() is False  # no placeholder to swap back to
+    before = {o.name for o in bpy.data.objects}
+    assert bpy.ops.yvo3d.regenerate() == {"FINISHED"}
+    (second,) = [o for o in new_objects(before) if o.parent is None]
+    assert yvo.server.paid_requests == 2
+    (a_low, a_high), (b_low, b_high) = box(tree(first)), box(tree(second))
+    assert (a_low - b_low).length < 1e-4 and (a_high - b_high).length < 1e-4
