@@ -288,7 +288,7 @@ def _light_for_cycles(scene: Any, made: list[Any], rotation: Matrix, shot: Shot)
     tree.nodes.clear()
     output = tree.nodes.new("ShaderNodeOutputWorld")
     light = tree.nodes.new("ShaderNodeBackground")
-    light.inputs["Color"].default_value = (0.6, 0.6, 0.6, 1.0)
+    light.inputs["Color"].default_value = (0.3, 0.3, 0.3, 1.0)
     if shot.transparent:
         tree.links.new(light.outputs["Background"], output.inputs["Surface"])
     else:
@@ -303,7 +303,7 @@ def _light_for_cycles(scene: Any, made: list[Any], rotation: Matrix, shot: Shot)
         tree.links.new(mix.outputs["Shader"], output.inputs["Surface"])
     sun_data: Any = bpy.data.lights.new(TEMP_NAME, "SUN")
     made.append((bpy.data.lights, sun_data))
-    sun_data.energy = 3.0
+    sun_data.energy = 0.9  # with the grey world: a white material just short of clipping
     sun_data.angle = math.radians(10.0)
     sun = bpy.data.objects.new(TEMP_NAME + " Light", sun_data)
     made.insert(0, (bpy.data.objects, sun))
@@ -483,12 +483,21 @@ def save_image_png(image: bpy.types.Image, path: str) -> str:
         raise errors.InputError(
             f'Image "{image.name}" has no pixels.', fix="Paint or load the image first."
         )
-    copy = image.copy()
+    width, height = image.size[:]
+    pixels = array("f", bytes(16 * width * height))
+    cast(Any, image.pixels).foreach_get(pixels)
+    # A new image holding the pixels in memory: a copy of a generated image would be generated
+    # again (blank) rather than keep what was painted on it.
+    copy = bpy.data.images.new(
+        f"{TEMP_NAME} {image.name}", width, height, alpha=True, float_buffer=image.is_float
+    )
     try:
+        cast(Any, copy).colorspace_settings.name = cast(Any, image).colorspace_settings.name
+        cast(Any, copy.pixels).foreach_set(pixels)
         copy.filepath_raw = path
         copy.file_format = "PNG"
         copy.save()
-    except RuntimeError as exc:
+    except (RuntimeError, TypeError) as exc:
         raise errors.InputError(f'Image "{image.name}" could not be saved ({exc}).') from None
     finally:
         bpy.data.images.remove(copy)

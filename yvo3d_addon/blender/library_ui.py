@@ -33,8 +33,10 @@ Result = set["OperatorReturnItems"]
 _previews: bpy.utils.previews.ImagePreviewCollection | None = None
 _entries: dict[str, LibraryEntry] = {}
 """The entries of the last refresh, by id (draw reads these, never the disk)."""
-_seen: tuple[tuple[str, str, str], ...] | None = None
-"""What the job manager held at the last refresh: a change means a new download."""
+_NEVER = object()
+_seen: object = _NEVER
+"""`_signature()` at the last refresh: a change (a new download, another library folder, the
+manager gone after a restart) means the list is out of date."""
 
 
 def _format_date(created: float) -> str:
@@ -101,6 +103,13 @@ def _load_preview(key: str, path: str) -> None:
         pass  # no thumbnail: the list shows an icon instead
 
 
+def preview(key: str) -> bpy.types.ImagePreview | None:
+    """The cached thumbnail for `key` (an entry id, or "<entry id>/input<n>"), if any."""
+    if _previews is None or key not in _previews:
+        return None
+    return _previews[key]
+
+
 def thumb_icon(key: str) -> int:
     """The icon id of a loaded thumbnail, 0 when there is none (no I/O)."""
     if _previews is None or key not in _previews:
@@ -108,14 +117,19 @@ def thumb_icon(key: str) -> int:
     return int(_previews[key].icon_id)
 
 
-def _signature() -> tuple[tuple[str, str, str], ...]:
+def _signature() -> object:
+    """What the list depends on, from memory only (None while there is no job manager)."""
     manager = runtime.existing_manager()
     if manager is None:
-        return ()
-    return tuple(
-        (record.id, str(record.stage), record.library_id)
-        for record in manager.jobs()
-        if record.library_id
+        return None
+    return (
+        id(manager),
+        manager.library.root,
+        tuple(
+            (record.id, str(record.stage), record.library_id)
+            for record in manager.jobs()
+            if record.library_id
+        ),
     )
 
 
@@ -164,10 +178,14 @@ def select(context: bpy.types.Context, entry_id: str) -> bool:
 
 
 def _refresh_timer() -> None:
+    global _seen
     try:
         refresh(bpy.context)
     except errors.Yvo3dError:
-        return  # the panel shows the list it has; the refresh button reports the problem
+        # The panel shows the list it has; the refresh button reports the problem. No retry
+        # on every redraw: only a change of what the list depends on asks again.
+        _seen = _signature()
+        return
     wm: Any = bpy.context.window_manager
     for window in getattr(wm, "windows", ()):
         for area in window.screen.areas if window.screen else ():
@@ -407,20 +425,35 @@ class YVO3D_PT_library(Panel):
         data = state(context)
         if data is None:
             return
-        if _seen is None or (_signature() != _seen and runtime.existing_manager() is not None):
+        if _signature() != _seen:
             _refresh_soon()
         layout.prop(data, "search", text="", icon="VIEWZOOM")
         if not data.items:
             layout.label(text="No downloaded models yet", icon="INFO")
             return
-        layout.template_list(
-            "YVO3D_UL_library", "", data, "items", data, "index", rows=4, maxrows=8
-        )
+        if getattr(context, "region", None) is not None:
+            layout.template_list(
+                "YVO3D_UL_library", "", data, "items", data, "index", rows=4, maxrows=8
+            )
+        else:
+            _draw_rows(layout, data)  # template_list needs a region (it crashes without one)
         entry = active_entry(context)
         if entry is None:
             return
         match = runtime.library_match.get("entry") == entry.id
         _draw_entry(layout, data, entry, match)
+
+
+def _draw_rows(layout: Any, data: Any) -> None:
+    """The list as plain rows, filtered like the UIList, the selected one marked."""
+    text = str(data.search).lower()
+    column = layout.column(align=True)
+    for index, item in enumerate(data.items):
+        if text and text not in item.name.lower():
+            continue
+        row = column.row()
+        row.label(text=item.name, icon="RIGHTARROW" if index == data.index else "BLANK1")
+        row.label(text=item.date)
 
 
 def _draw_entry(layout: Any, data: Any, entry: LibraryEntry, match: bool) -> None:
@@ -485,7 +518,7 @@ def unregister() -> None:
         bpy.utils.previews.remove(_previews)
         _previews = None
     _entries.clear()
-    _seen = None
+    _seen = _NEVER
 
 
 classes = (
