@@ -1,6 +1,7 @@
 """Developer entry point: `python3 dev.py demo` runs the main job end to end in headless Blender,
-`python3 dev.py test` runs every check and test. Both install what they need into local virtual
-environments first (`setup`), so a fresh machine with Python 3.11 needs nothing else.
+`python3 dev.py test` runs every check and test, `python3 dev.py bench` the performance benchmark
+(on demand, not in CI). Each installs what it needs into local virtual environments first
+(`setup`), so a fresh machine with Python 3.11 needs nothing else.
 """
 
 from __future__ import annotations
@@ -168,6 +169,15 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return run(cmd)
 
 
+def cmd_bench(args: argparse.Namespace) -> int:
+    """The performance benchmark (on demand, never in CI): writes docs/performance.md."""
+    setup(["bpy50"])
+    cmd: list[object] = [python_of("bpy50"), ROOT / "bench" / "run.py"]
+    if args.quick:
+        cmd.append("--quick")
+    return run(cmd)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -179,7 +189,11 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("demo", help="generate a model end to end in headless Blender")
     p.add_argument("--out", default="out", help="folder for demo.blend and demo.png")
     p.add_argument("--image", help="your own reference image (default: one made in code)")
+    p = sub.add_parser("bench", help="performance benchmark; writes docs/performance.md")
+    p.add_argument("--quick", action="store_true", help="a short trial run; writes nothing")
     args = parser.parse_args(argv)
+    if args.command == "bench":
+        return cmd_bench(args)
     if args.command == "setup":
         setup(args.legs)
         return 0
