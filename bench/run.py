@@ -829,7 +829,11 @@ def machine_facts(load_before: tuple[float, float, float]) -> list[str]:
                 model = line.split(":", 1)[1].strip()
                 break
     load_after = os.getloadavg()
+    described = subprocess.run(
+        ["git", "describe", "--always", "--dirty"], cwd=ROOT, capture_output=True, text=True
+    ).stdout.strip()
     return [
+        f"- Tree measured: `{described or 'unknown'}` (`-dirty`: with uncommitted changes)",
         f"- Date: {datetime.datetime.now(datetime.UTC):%Y-%m-%d %H:%M} UTC",
         f"- CPU: {os.cpu_count()} logical CPUs, {model}",
         f"- OS: {platform.platform()}",
