@@ -95,7 +95,9 @@ def follow_to_end(ids: list[str]) -> Reports:
 # ---------------------------------------------------------------------------------- tests
 
 
-def test_disable_stops_every_thread_and_enable_resumes_the_job(yvo: SimpleNamespace) -> None:
+def test_disable_stops_every_thread_and_enable_resumes_the_job(
+    yvo: SimpleNamespace, capfd: pytest.CaptureFixture[str]
+) -> None:
     server = yvo.server
     server.script_job(seconds=3.0)
     runtime = mod("runtime")
@@ -121,6 +123,8 @@ def test_disable_stops_every_thread_and_enable_resumes_the_job(yvo: SimpleNamesp
         addon_utils.enable(ADDON_MODULE, default_set=True, handle_error=problems.append)
     assert problems == []
     assert_registered_once()
+    printed = capfd.readouterr()
+    assert "Traceback" not in printed.out + printed.err
     point_at(server)  # a disabled add-on's preferences are reset (Blender's behaviour)
 
     resumed = mod("handlers").resume_pending(bpy.context)
@@ -156,7 +160,9 @@ def test_disable_during_the_paid_request_keeps_the_job_id_that_arrives(
     assert server.paid_requests == 1
 
 
-def test_reload_scripts_while_a_job_runs_registers_everything_once(yvo: SimpleNamespace) -> None:
+def test_reload_scripts_while_a_job_runs_registers_everything_once(
+    yvo: SimpleNamespace, capfd: pytest.CaptureFixture[str]
+) -> None:
     # What Reload Scripts (F8) does to an add-on: disable it (its preferences stay), reload its
     # package module, enable it again.
     server = yvo.server
@@ -180,6 +186,8 @@ def test_reload_scripts_while_a_job_runs_registers_everything_once(yvo: SimpleNa
     addon_utils.enable(ADDON_MODULE, handle_error=problems.append)
     assert problems == []
     assert_registered_once()
+    printed = capfd.readouterr()
+    assert "Traceback" not in printed.out + printed.err
 
     resumed = mod("handlers").resume_pending(bpy.context)
     assert [r.id for r in resumed] == [record.id]

@@ -217,7 +217,7 @@ def test_turning_online_access_off_stops_a_running_job_sending(
     yvo: SimpleNamespace, online: Any
 ) -> None:
     server = yvo.server
-    server.script_job(statuses=["in-progress", "in-progress", "success"], seconds=3.0)
+    server.script_job(statuses=["in-progress", "in-progress", "success"], seconds=4.5)
     record = start_job(yvo, "Barrel")
     wait_for(lambda: server.count("job") >= 2)
     online(False)
