@@ -84,8 +84,11 @@ def test_mark_as_asset_sets_the_service_preview_and_provenance(yvo: SimpleNamesp
     assert yvo.server.counts() == {}
 
 
-def test_without_a_service_preview_the_model_is_rendered(yvo: SimpleNamespace) -> None:
-    entry = add_entry(yvo, "Plain Vase", created=time.time())
+@pytest.mark.parametrize("preview", [None, b"<html>not a picture</html>"])
+def test_without_a_usable_service_preview_the_model_is_rendered(
+    yvo: SimpleNamespace, preview: bytes | None
+) -> None:
+    entry = add_entry(yvo, "Plain Vase", created=time.time(), preview=preview)
     root = import_entry(entry)
     target = mod("assets").mark_as_asset(root, entry)
     assert target == root and root.asset_data is not None

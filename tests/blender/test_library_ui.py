@@ -199,6 +199,7 @@ def test_reveal_and_delete(yvo: SimpleNamespace, monkeypatch: pytest.MonkeyPatch
     assert bpy.ops.yvo3d.library_delete("INVOKE_DEFAULT", entry_id=drop.id) == {"FINISHED"}
     assert not os.path.exists(drop.folder) and os.path.isdir(keep.folder)
     assert [i.name for i in items()] == ["Keep"]
+    assert ui.preview(drop.id) is None and ui.preview(keep.id) is not None
     assert mod("runtime").library_match == {}
     with pytest.raises(RuntimeError, match="missing"):
         bpy.ops.yvo3d.library_reveal(entry_id=drop.id)

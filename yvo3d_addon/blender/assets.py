@@ -151,16 +151,15 @@ def mark_as_asset(
     if isinstance(info["cost"], int | float):
         data["yvo3d_cost"] = float(info["cost"])
 
-    path = preview_path or _preview_file(entry)
-    if not path:
+    for source in (preview_path or _preview_file(entry), "render"):
         try:
-            path = render_preview(context, root)
+            path = render_preview(context, root) if source == "render" else source
+            if path:
+                set_preview_from_file(target, path)
+                return target
         except (errors.Yvo3dError, RuntimeError):
-            path = ""
-    if path:
-        set_preview_from_file(target, path)
-    else:
-        target.asset_generate_preview()  # slow (a few seconds), but better than no preview
+            continue  # an unreadable preview file, or no renderable geometry: the next one
+    target.asset_generate_preview()  # slow (a few seconds), but better than no preview
     return target
 
 

@@ -545,7 +545,10 @@ class YVO3D_OT_capture_reference(Operator):
         if getattr(context, "mode", "OBJECT") != "OBJECT":
             cls.poll_message_set("Switch to Object mode to capture")
             return False
-        if not _targets(context):
+        # Cheap for every redraw: the children are gathered only when the operator runs.
+        chosen = list(getattr(context, "selected_objects", None) or ())
+        active = getattr(context, "active_object", None)
+        if not any(o.type not in ("CAMERA", "LIGHT") for o in chosen or [active] if o):
             cls.poll_message_set("Select the object to capture")
             return False
         return True

@@ -397,6 +397,9 @@ class YVO3D_OT_library_delete(Operator):
             self.report({"ERROR"}, "That library entry is missing")
             return {"CANCELLED"}
         runtime.manager(context).library.delete(entry.id)
+        if _previews is not None:
+            for key in [k for k in _previews if k == entry.id or k.startswith(entry.id + "/")]:
+                del _previews[key]
         if runtime.library_match.get("entry") == entry.id:
             runtime.library_match.clear()
         refresh(context)
