@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import importlib
 import sys
+import time
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -150,6 +151,39 @@ def test_disable_during_the_paid_request_keeps_the_job_id_that_arrives(
         assert yvo3d_threads() == []
         stored = store_record(yvo.tmp, record.id)
         assert stored.stage == "queued" and stored.job_id == server.job_ids()[0]
+    finally:
+        addon_utils.enable(ADDON_MODULE, default_set=True)
+    point_at(server)
+    resumed = mod("handlers").resume_pending(bpy.context)
+    assert [r.id for r in resumed] == [record.id]
+    follow_to_end([record.id])
+    assert store_record(yvo.tmp, record.id).stage == "imported"
+    assert server.paid_requests == 1
+
+
+@pytest.mark.parametrize("route", ["job", "download"])
+def test_disable_cuts_a_stalled_free_request_instead_of_leaving_its_thread(
+    yvo: SimpleNamespace, route: str
+) -> None:
+    server = yvo.server
+    server.script_job(seconds=0.3 if route == "download" else 3.0)
+    if route == "download":
+        server.fault("download", hold=30.0)  # half the GLB, then silence
+    record = start_job(yvo, "Crate")
+    wait_for(lambda: job(record.id).job_id != "", timeout=20)
+    if route == "job":
+        server.fault("job", hold=30.0)  # the next status check gets no answer
+    wait_for(lambda: any(e["fault"] for e in server.log if e["route"] == route), timeout=20)
+    time.sleep(0.2)  # the worker is now blocked reading that answer
+
+    started = time.monotonic()
+    addon_utils.disable(ADDON_MODULE, default_set=True)
+    took = time.monotonic() - started
+    try:
+        assert yvo3d_threads() == [] and took < 2.0, (took, yvo3d_threads())
+        stored = store_record(yvo.tmp, record.id)
+        assert stored.stage in ("queued", "running", "downloading"), stored.stage
+        assert stored.error == ""  # left as it was for a resume, not failed or stalled
     finally:
         addon_utils.enable(ADDON_MODULE, default_set=True)
     point_at(server)
