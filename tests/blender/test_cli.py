@@ -24,6 +24,8 @@ import pytest
 from tests.media import png_bytes
 from yvo3d_addon.core.client import check_glb
 
+from .conftest import ADDON_MODULE
+
 RUNNER = Path(__file__).with_name("cli_runner.py")
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -171,8 +173,16 @@ def test_dry_run_and_price_pay_nothing(cli: Cli) -> None:
     proc = cli.run("price", str(image), "--hyperMode", "on", "--textureResolution", "2K")
     assert proc.returncode == 0, proc.stderr
     assert "45 credits" in proc.stdout
+    folder = cli.root / "photos"
+    for i in range(3):
+        photo(folder / f"f{i}.png", 20 + i)
+    proc = cli.run("price", str(folder), "--json")
+    assert proc.returncode == 0, proc.stderr
+    doc = cli.doc(proc)
+    assert doc["price_total"] == 120 and [i["price"] for i in doc["items"]] == [40] * 3
+    assert not (folder / "yvo3d-batch.json").exists()
     assert cli.server.paid_requests == 0 and cli.server.count("generate") == 0
-    assert cli.server.count("estimate") == 2
+    assert cli.server.count("estimate") == 3
 
 
 def _max_overlap(intervals: list[tuple[float, float]]) -> int:
@@ -291,3 +301,55 @@ def test_exit_codes_for_user_and_service_errors(cli: Cli) -> None:
     assert cli.doc(proc)["item"]["error_kind"] == "service"
     assert secret not in proc.stdout + proc.stderr
     assert cli.server.paid_requests == 0
+
+
+def test_jobs_follow_and_cancel_by_scenario_job_id(cli: Cli) -> None:
+    cli.server.script_job(outcome="never")
+    image = photo(cli.root / "lamp.png", 8)
+    proc = cli.run("generate", str(image), "--out", "lamp.glb", "--timeout", "1", "--json")
+    assert proc.returncode == 2, proc.stderr  # still running when the time ran out
+    item = cli.doc(proc)["item"]
+    assert item["status"] == "running" and item["paid"] and "re-run" in item["note"]
+    job_id = item["job_id"]
+
+    proc = cli.run("jobs", "cancel", job_id, "--json")
+    assert proc.returncode == 0, proc.stderr
+    assert cli.doc(proc)["status"] == "canceled"
+    assert cli.server.job(job_id)["status"] == "canceled"
+
+    proc = cli.run("jobs", "follow", job_id, "--out", "lamp.glb", "--json")
+    assert proc.returncode == 2, proc.stderr
+    followed = cli.doc(proc)["item"]
+    assert followed["status"] == "failed" and "cancelled" in followed["error"]
+    assert not (cli.root / "lamp.glb").exists()
+    assert cli.server.paid_requests == 1 and cli.server.count("cancel") == 1
+
+    proc = cli.run("jobs", "follow", "yj_nothing")
+    assert proc.returncode == 1 and "No job" in proc.stdout
+
+
+def test_preferences_ca_bundle_and_environment_credentials_reach_the_client(
+    addon, online, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    runtime = sys.modules[ADDON_MODULE + ".blender.runtime"]
+    prefs = bpy.context.preferences.addons[ADDON_MODULE].preferences
+    saved = (prefs.api_key, prefs.api_secret, prefs.use_env_credentials, prefs.ca_bundle)
+    bundle = tmp_path / "company-ca.pem"
+    bundle.write_text("certificates")
+    online(True)
+    monkeypatch.setenv("SCENARIO_SDK_API_KEY", "env-key")
+    monkeypatch.setenv("SCENARIO_SDK_API_SECRET", "env-secret")
+    try:
+        prefs.api_key = prefs.api_secret = prefs.ca_bundle = ""
+        prefs.use_env_credentials = False
+        assert runtime.take_snapshot(bpy.context) is None, "the panel reads only its fields"
+        snapshot = runtime.take_snapshot(bpy.context, env_fallback=True)
+        assert snapshot is not None and snapshot.verify is True, "the command line falls back"
+        assert runtime.make_client().session.verify is True
+        prefs.ca_bundle = str(bundle)
+        runtime.take_snapshot(bpy.context, env_fallback=True)
+        assert runtime.make_client().session.verify == str(bundle)
+        assert "env-secret" not in repr(runtime.credentials())
+    finally:
+        prefs.api_key, prefs.api_secret, prefs.use_env_credentials, prefs.ca_bundle = saved
+        runtime.take_snapshot(bpy.context)

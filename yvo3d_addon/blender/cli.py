@@ -233,10 +233,12 @@ def batch(
     `confirm(total, count)` returning True). A re-run skips what is done, follows what was paid
     and sends the rest; items paid but failed are sent again only with `retry_failed`."""
     manager = _online_manager()
-    out_dir = os.path.abspath(out_dir)
+    if not out_dir and not dry_run:
+        raise errors.InputError("A batch needs an output folder.")
+    out_dir = os.path.abspath(out_dir) if out_dir else ""
     items = load_items(os.path.abspath(source), manager.table, _settings(params))
-    assign_outputs(items, out_dir)
-    state = StateFile(os.path.join(out_dir, STATE_FILE))
+    assign_outputs(items, out_dir or os.getcwd())
+    state = StateFile(os.path.join(out_dir, STATE_FILE)) if out_dir else None
     run = _run(
         manager,
         items,
@@ -255,7 +257,7 @@ def batch(
         "command": "batch",
         "dry_run": dry_run,
         "out": out_dir,
-        "state_file": state.path,
+        "state_file": state.path if state is not None else "",
         "to_send": len(to_send),
         "price_total": total,
     }
@@ -524,7 +526,7 @@ def _cmd_batch(args: argparse.Namespace, emit: Emit, stop: threading.Event) -> d
 def _cmd_price(args: argparse.Namespace, emit: Emit, stop: threading.Event) -> dict[str, Any]:
     source = args.images[0]
     if len(args.images) == 1 and (os.path.isdir(source) or source.lower().endswith(".csv")):
-        doc = batch(source, os.devnull, params=_params(args), dry_run=True, emit=emit, stop=stop)
+        doc = batch(source, "", params=_params(args), dry_run=True, emit=emit, stop=stop)
     else:
         doc = price(args.images, params=_params(args))
     doc["command"] = "price"
@@ -559,8 +561,9 @@ def _human(doc: dict[str, Any]) -> str:
             cost = "free" if item.get("reused") or not item.get("cost") else f"{item['cost']:g} cr"
             text = f"{where} ({cost}{', job ' + item['job_id'] if item.get('job_id') else ''})"
         elif doc.get("dry_run") and item["status"] not in (Status.FAILED, Status.UNKNOWN):
-            price_ = item.get("price")
-            text = f"{price_:g} credits" if price_ is not None else item.get("note", "")
+            price_, note = item.get("price"), item.get("note", "")
+            text = f"{price_:g} credits" if price_ is not None else ""
+            text = f"{text} ({note})" if text and note else text or note
         else:
             text = " ".join(x for x in (item.get("error"), item.get("hint"), item.get("note")) if x)
         status = (

@@ -595,31 +595,33 @@ class Run:
         deadline = None if timeout is None else time.monotonic() + timeout
         cancel_deadline: float | None = None
         limit = max(1, self.concurrency)
-        while True:
-            if self.drain_events:
-                self.manager.drain()
-            for item in list(self._inflight.values()):
-                self._update(item)
-            if self.stop.is_set() and cancel_deadline is None:
-                self.interrupted = True
-                cancel_deadline = time.monotonic() + self.grace
-                queue.clear()
-                for item in self._inflight.values():
-                    if self.manager.cancel(item.local_id):
-                        self.emit(f"[yvo3d] {item.key}: cancelling")
-            while queue and len(self._inflight) < limit and cancel_deadline is None:
-                self._submit(queue.pop(0))
-            if not self._inflight and not queue:
-                break
-            now = time.monotonic()
-            if cancel_deadline is not None and now > cancel_deadline:
-                break
-            if deadline is not None and now > deadline:
-                for item in self._inflight.values():
-                    item.note = "still running when the time limit ran out: re-run to follow it"
-                break
-            time.sleep(_STEP)
-        self.save()
+        try:
+            while True:
+                if self.drain_events:
+                    self.manager.drain()
+                for item in list(self._inflight.values()):
+                    self._update(item)
+                if self.stop.is_set() and cancel_deadline is None:
+                    self.interrupted = True
+                    cancel_deadline = time.monotonic() + self.grace
+                    queue.clear()
+                    for item in self._inflight.values():
+                        if self.manager.cancel(item.local_id):
+                            self.emit(f"[yvo3d] {item.key}: cancelling")
+                while queue and len(self._inflight) < limit and cancel_deadline is None:
+                    self._submit(queue.pop(0))
+                if not self._inflight and not queue:
+                    break
+                now = time.monotonic()
+                if cancel_deadline is not None and now > cancel_deadline:
+                    break
+                if deadline is not None and now > deadline:
+                    for item in self._inflight.values():
+                        item.note = "still running when the time limit ran out: re-run to follow it"
+                    break
+                time.sleep(_STEP)
+        finally:
+            self.save()  # also when a second Ctrl-C ends the wait
 
     def _submit(self, item: Item) -> None:
         record = self.manager.submit(
