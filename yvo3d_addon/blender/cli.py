@@ -102,7 +102,17 @@ def _settings(values: dict[str, Any] | None) -> dict[str, object]:
 def _run(manager: JobManager, items: list[Item], emit: Emit, **kw: Any) -> Run:
     snapshot = runtime.credentials()
     service = snapshot.base_url if snapshot is not None else None
-    return Run(manager, items, emit=emit, convert=runtime.convert_to_png, service=service, **kw)
+    # With a window, the panel's follower reads the manager's events: leave them to it.
+    drain = operators.headless()
+    return Run(
+        manager,
+        items,
+        emit=emit,
+        convert=runtime.convert_to_png,
+        service=service,
+        drain_events=drain,
+        **kw,
+    )
 
 
 def _item_doc(item: Item) -> dict[str, Any]:
