@@ -124,11 +124,11 @@ def bounds(
         else:
             corners = [matrix @ Vector(corner) for corner in evaluated.bound_box]
             coords = array("f", (v for c in corners for v in (c.x, c.y, c.z)))
-        for axis in range(3):
-            values = coords[axis::3]
-            if values:
-                low[axis] = min(low[axis], min(values))
-                high[axis] = max(high[axis], max(values))
+        found = importer.axis_bounds(coords)
+        if found is not None:
+            for axis in range(3):
+                low[axis] = min(low[axis], found[0][axis])
+                high[axis] = max(high[axis], found[1][axis])
     if low[0] == math.inf:
         return None
     return Vector(low), Vector(high)
