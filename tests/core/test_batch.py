@@ -432,3 +432,43 @@ def test_a_damaged_state_file_is_a_user_error(tmp_path):
     path.write_text("{not json")
     with pytest.raises(errors.InputError, match="damaged"):
         StateFile(str(path))
+
+
+def test_a_refused_paid_request_paid_nothing_and_is_sent_on_the_next_run(standin, tmp_path, folder):  # noqa: F811
+    standin.job_seconds = 0.3
+    standin.fault("generate", status=402)
+    out = tmp_path / "out"
+    manager = make_manager(standin, str(tmp_path / "user"))
+    items = items_from_folder(str(folder), {})[:1]
+    run = start_run(manager, items, out)
+    run.run(run.plan(), timeout=30)
+    (item,) = items
+    assert (item.status, item.paid, item.error_kind) == (Status.FAILED, False, "service")
+    assert "credits" in item.error.lower()
+    assert exit_code(items) == EXIT_SERVICE
+    close(manager)
+
+    manager = make_manager(standin, str(tmp_path / "user"))
+    items = items_from_folder(str(folder), {})[:1]
+    run = start_run(manager, items, out)
+    run.run(run.plan(), timeout=30)
+    assert items[0].status == Status.DONE
+    assert standin.paid_requests == 2  # the refused one and the one that ran
+    close(manager)
+
+
+def test_following_a_job_interrupted_before_payment_ends_it_without_waiting(standin, tmp_path):  # noqa: F811
+    manager = make_manager(standin, str(tmp_path / "user"))
+    record = JobRecord(id="yj_early", name="early", stage=Stage.UPLOADING)
+    manager.store.put(record)
+    close(manager)
+    manager = make_manager(standin, str(tmp_path / "user"))
+    item = Item("early", "early", [], {}, status=Status.RUNNING, local_id="yj_early", paid=True)
+    run = Run(manager, [item])
+    started = time.monotonic()
+    run.run(run.plan(), timeout=30)
+    assert time.monotonic() - started < 5
+    assert (item.status, item.paid) == (Status.FAILED, False)
+    assert "nothing was paid" in item.error.lower()
+    assert standin.paid_requests == 0
+    close(manager)

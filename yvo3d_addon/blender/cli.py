@@ -45,7 +45,7 @@ from ..core.batch import (
 )
 from ..core.diagnose import diagnose
 from ..core.jobs import BEFORE_PAYMENT, JobManager
-from . import handlers, operators, runtime
+from . import handlers, operators, properties, runtime
 
 log = logging.getLogger(__name__)
 
@@ -86,7 +86,7 @@ def _online_manager() -> JobManager:
 
 def _settings(values: dict[str, Any] | None) -> dict[str, object]:
     """Parameter values from Python (any spelling of the names; text or typed values)."""
-    table = _manager().table
+    table = properties.TABLE
     settings: dict[str, object] = {}
     for name, value in (values or {}).items():
         param = find_param(table, name)
@@ -421,7 +421,7 @@ class _Parser(argparse.ArgumentParser):
 
 def _add_params(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("model parameters (defaults: the model's)")
-    for name, param in _manager().table.params.items():
+    for name, param in properties.TABLE.params.items():
         flags = [f"--{name}"] + ([f"--{kebab(name)}"] if kebab(name) != name else [])
         if param.kind in ("bool", "onoff"):
             values = "on|off"

@@ -496,10 +496,18 @@ class Run:
             self._finish_ready(item, record)
             return False
         elif record.id not in self.manager.running():
-            if record.stage in FOLLOWABLE or record.stage == Stage.SUBMITTING:
-                self.manager.resume(record.id)
-            elif record.stage in (Stage.READY, Stage.IMPORTED) and record.job_id:
+            if record.stage in (Stage.READY, Stage.IMPORTED) and record.job_id:
                 record = adopt(self.manager, record.job_id, item.name)  # its file is gone
+            else:
+                # Followable: a worker follows it; before payment: it ends, nothing paid;
+                # ended: nothing starts and the next look reports how it ended.
+                self.manager.resume(record.id)
+                record = self.manager.get(record.id) or record
+                if record.stage not in _TERMINAL and record.id not in self.manager.running():
+                    item.status, item.error_kind = Status.UNKNOWN, "service"
+                    item.error = f"The job is at stage {record.stage!r} and cannot be followed."
+                    item.hint = "Check your jobs on app.scenario.com."
+                    return False
             item.local_id = record.id
         item.status = Status.RUNNING
         self._inflight[item.key] = item
@@ -665,7 +673,8 @@ class Run:
 
     def _end(self, item: Item, record: JobRecord) -> None:
         item.cost = record.cost if record.cost is not None else item.cost
-        item.paid = item.paid or bool(record.job_id)
+        # A refused paid request (402, 400: no job id) paid nothing and may be sent again.
+        item.paid = bool(record.job_id) or record.stage == Stage.UNKNOWN
         if record.stage in (Stage.READY, Stage.IMPORTED):
             self._finish_ready(item, record)
             return
