@@ -8,7 +8,9 @@ the job store itself (what a crash leaves behind is exactly what was committed t
 
 from __future__ import annotations
 
+import inspect
 import json
+import math
 import os
 import random
 import signal
@@ -26,10 +28,13 @@ import pytest
 from tests.blender.test_generate import server_fixture  # noqa: F401 - the `server` fixture
 from tests.media import png_bytes
 from tests.standin.server import StandIn
+from yvo3d_addon.core.client import ScenarioClient
+
+CHUNK = int(inspect.signature(ScenarioClient.download).parameters["chunk_size"].default)
+"""The client's download chunk: the data reaches the disk a chunk at a time."""
 
 RUNNER = Path(__file__).with_name("crash_runner.py")
 CURSOR = (1.25, -2.5, 0.5)  # crash_runner.CURSOR
-CHUNK = 256 * 1024  # the client's download chunk: what reaches the disk before a stall
 STAGE_TIMEOUT = 40.0
 
 
@@ -148,6 +153,12 @@ class Session:
             return []
         return [json.loads(data) for (data,) in rows]
 
+    def requests_seen(self) -> str:
+        return "\n".join(
+            f"{e['route']} {e['method']} {e['path']} {e['status']} fault={e['fault']}"
+            for e in list(self.server.log)
+        )
+
     def kill_when(
         self, process: Blender, condition: Callable[[dict[str, Any]], bool]
     ) -> dict[str, Any]:
@@ -159,10 +170,15 @@ class Session:
                     process.kill()
                     return record
             if not process.alive():
-                raise AssertionError(f"Blender ended before the stage\n{process.output()}")
+                raise AssertionError(
+                    f"Blender ended before the stage\n{process.output()}\n{self.requests_seen()}"
+                )
             time.sleep(0.02)
         process.proc.kill()
-        raise AssertionError(f"the stage never came; store: {self.stored()}\n{process.output()}")
+        raise AssertionError(
+            f"the stage never came; store: {self.stored()}\n{process.output()}\n"
+            + self.requests_seen()
+        )
 
     def close(self) -> None:
         for process in self.processes:
@@ -303,7 +319,10 @@ def test_killed_mid_download_the_download_resumes_with_a_range_request(
     server = session.server
     server.script_job(seconds=0.3)
     server.fault("download", hold=30.0)  # half the GLB, then nothing
-    first = session.start(photo(tmp_path, "noise.png", size=640, noisy=True))
+    # The GLB carries the photo as its texture: a noisy photo of 2.5 chunks makes half the
+    # GLB more than a chunk, so part of it is on disk when the download stalls.
+    side = math.ceil(math.sqrt(2.5 * CHUNK / 3))
+    first = session.start(photo(tmp_path, "noise.png", size=side, noisy=True))
 
     def partial() -> list[Path]:
         return [p for p in session.user_dir.rglob("model.glb.part") if p.stat().st_size >= CHUNK]
