@@ -349,3 +349,10 @@ def test_no_secret_in_repr_or_errors(standin):  # noqa: F811
         client.get_job("job_x")
     text = f"{info.value!r} {info.value} {info.value.user_text()}"
     assert standin.api_secret not in text and standin.api_key not in text
+
+
+def test_malformed_job_answer_is_an_invalid_response(standin):  # noqa: F811
+    client = make_client(standin, retry=RetryPolicy(attempts=1))
+    standin.fault("job", status=200, body={"job": {"jobId": "j", "metadata": ["odd"]}})
+    with pytest.raises(errors.InvalidResponseError, match="malformed"):
+        client.get_job("j")

@@ -605,6 +605,8 @@ class ScenarioClient:
         if not isinstance(job, dict):
             raise errors.InvalidResponseError("Scenario's job answer had no job in it.")
         meta = job.get("metadata") or {}
+        if not isinstance(meta, dict):
+            raise errors.InvalidResponseError("Scenario's job answer was malformed (metadata).")
         progress = job.get("progress")
         error = ""
         for key in ("error", "errorMessage", "failureReason"):
