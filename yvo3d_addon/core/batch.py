@@ -8,7 +8,6 @@ through an `emit(line)` callback.
 
 from __future__ import annotations
 
-import copy
 import csv
 import json
 import logging
@@ -17,7 +16,6 @@ import re
 import shutil
 import threading
 import time
-import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass, field, fields
 from enum import StrEnum
@@ -360,20 +358,8 @@ def copy_glb(source: str, dest: str) -> None:
 
 
 def adopt(manager: JobManager, job_id: str, name: str) -> JobRecord:
-    """Follow a job known only by Scenario's job id (the web app, another computer, a lost
-    store) and download its result: free, nothing is sent that costs credits."""
-    record = JobRecord(
-        id="yj_" + uuid.uuid4().hex[:12],
-        name=name,
-        stage=Stage.RUNNING,
-        job_id=job_id,
-        submitted_at=time.time(),
-        message=LABELS[Stage.RUNNING],
-    )
-    # JobManager has no public "follow this job id": _start is the one door that starts a
-    # worker for a record that already has a job id (it then only polls and downloads).
-    manager._start(record)
-    return copy.deepcopy(record)
+    """Follow a job known only by Scenario's job id and download its result (free)."""
+    return manager.adopt(job_id, name)
 
 
 def find_record(manager: JobManager, ident: str) -> JobRecord | None:

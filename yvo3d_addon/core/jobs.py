@@ -519,6 +519,20 @@ class JobManager:
         self._publish(record, "stage")
         worker.thread.start()
 
+    def adopt(self, job_id: str, name: str) -> JobRecord:
+        """Follow a job known only by Scenario's job id (started in the web app, on another
+        computer, or from a lost store) and download its result: nothing that costs is sent."""
+        record = JobRecord(
+            id="yj_" + uuid.uuid4().hex[:12],
+            name=name,
+            stage=Stage.RUNNING,
+            job_id=job_id,
+            submitted_at=time.time(),
+            message=LABELS[Stage.RUNNING],
+        )
+        self._start(record)
+        return copy.deepcopy(record)
+
     def cancel(self, local_id: str) -> bool:
         """Ask a job to stop; before the paid request it stops locally, after it the service
         is asked to cancel and the job is followed until it ends. False if nothing runs."""
