@@ -494,6 +494,11 @@ class StandIn:
         with self._lock:
             return dict(self._counts)
 
+    def clear_faults(self) -> None:
+        """End every pending fault (counts and the log stay)."""
+        with self._lock:
+            self._faults.clear()
+
     def reset(self) -> None:
         """Clear faults, counts, scripts, the log and paid_requests (jobs and assets stay)."""
         with self._lock:
