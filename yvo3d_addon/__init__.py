@@ -28,6 +28,7 @@ if _IN_BLENDER:
         placeholder_ops,
         preferences,
         properties,
+        statusbar,
     )
 
     _modules = (
@@ -41,6 +42,7 @@ if _IN_BLENDER:
         assets,
         library_ui,
         handlers,
+        statusbar,
         cli,
     )
 

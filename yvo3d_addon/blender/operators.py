@@ -13,7 +13,7 @@ from ..core.client import check_base_url
 from ..core.jobs import ACTIVE, LABELS, Event, Stage
 from ..core.params import MAX_IMAGES
 from ..core.store import JobRecord
-from . import cleanup, importer, placeholders, preferences, properties, runtime
+from . import cleanup, importer, placeholders, preferences, properties, runtime, statusbar
 
 TIMER_STEP = 0.1
 LIBRARY_MESSAGE = (
@@ -201,7 +201,8 @@ def import_record(
     manager.mark_imported(record.id, result.root.name)
     for warning in result.warnings:
         report({"WARNING"}, warning)
-    report({"INFO"}, f"{record.name}: imported ({len(result.objects)} objects)")
+    landed = statusbar.landed_text(record.name, record.created)
+    report({"INFO"}, f"{landed} ({len(result.objects)} objects)")
     return True
 
 
