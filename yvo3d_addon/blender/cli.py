@@ -5,7 +5,12 @@ operations as Python functions for pipeline tools.
 `--command yvo3d` and returns the exit code (0 done, 1 user error, 2 service error, 3 partial
 batch, 130 Ctrl-C). Progress lines go to stderr; the result goes to stdout, as exactly one
 JSON document with `--json`.
+
+The batch engine and the connection diagnosis are imported by the functions that use them:
+enabling the add-on imports this module, and must stay cheap.
 """
+
+from __future__ import annotations
 
 import argparse
 import contextlib
@@ -16,36 +21,17 @@ import signal
 import sys
 import threading
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import bpy
 
 from ..core import errors
-from ..core.batch import (
-    EXIT_INTERRUPTED,
-    EXIT_OK,
-    EXIT_SERVICE,
-    EXIT_USER,
-    STATE_FILE,
-    USER_CODES,
-    Emit,
-    Item,
-    Run,
-    StateFile,
-    Status,
-    assign_outputs,
-    exit_code,
-    find_param,
-    find_record,
-    kebab,
-    load_items,
-    parse_value,
-    record_dict,
-    summary,
-)
-from ..core.diagnose import diagnose
-from ..core.jobs import BEFORE_PAYMENT, JobManager
+from ..core.jobs import BEFORE_PAYMENT
 from . import handlers, operators, properties, runtime
+
+if TYPE_CHECKING:
+    from ..core.batch import Emit, Item, Run, Status
+    from ..core.jobs import JobManager
 
 log = logging.getLogger(__name__)
 
@@ -86,6 +72,8 @@ def _online_manager() -> JobManager:
 
 def _settings(values: dict[str, Any] | None) -> dict[str, object]:
     """Parameter values from Python (any spelling of the names; text or typed values)."""
+    from ..core.batch import find_param, parse_value
+
     table = properties.TABLE
     settings: dict[str, object] = {}
     for name, value in (values or {}).items():
@@ -100,6 +88,8 @@ def _settings(values: dict[str, Any] | None) -> dict[str, object]:
 
 
 def _run(manager: JobManager, items: list[Item], emit: Emit, **kw: Any) -> Run:
+    from ..core.batch import Run
+
     snapshot = runtime.credentials()
     service = snapshot.base_url if snapshot is not None else None
     # With a window, the panel's follower reads the manager's events: leave them to it.
@@ -141,6 +131,8 @@ def generate(
     into that .blend (created or opened) and save it. An identical earlier result is reused for
     free unless `force`. `dry_run` prices it and pays nothing. Returns the result document
     (its "exit_code" is the command's); raises Yvo3dError when it cannot start at all."""
+    from ..core.batch import Item, Status, exit_code
+
     manager = _online_manager()
     settings = _settings(params)
     paths = [os.path.abspath(p) for p in images]
@@ -242,6 +234,17 @@ def batch(
     (yvo3d-batch.json) go to `out_dir`. Prices everything first and pays only with `yes` (or
     `confirm(total, count)` returning True). A re-run skips what is done, follows what was paid
     and sends the rest; items paid but failed are sent again only with `retry_failed`."""
+    from ..core.batch import (
+        EXIT_USER,
+        STATE_FILE,
+        StateFile,
+        Status,
+        assign_outputs,
+        exit_code,
+        load_items,
+        summary,
+    )
+
     manager = _online_manager()
     if not out_dir and not dry_run:
         raise errors.InputError("A batch needs an output folder.")
@@ -306,11 +309,15 @@ def price(images: list[str], *, params: dict[str, Any] | None = None) -> dict[st
 
 def jobs_list() -> dict[str, Any]:
     """Every job in the store, newest first (no request is sent)."""
+    from ..core.batch import EXIT_OK, record_dict
+
     records = _manager().jobs()
     return {"command": "jobs", "jobs": [record_dict(r) for r in records], "exit_code": EXIT_OK}
 
 
 def _job_item(manager: JobManager, ident: str, out: str, status: Status) -> Item:
+    from ..core.batch import Item, find_record
+
     record = find_record(manager, ident)
     if record is None and not ident.startswith("job"):
         raise errors.InputError(
@@ -340,6 +347,8 @@ def jobs_follow(
     stop: threading.Event | None = None,
 ) -> dict[str, Any]:
     """Follow a job (store id or Scenario job id) to its end and download its result (free)."""
+    from ..core.batch import Status, exit_code
+
     manager = _online_manager()
     item = _job_item(manager, ident, out, Status.RUNNING)
     run = _run(manager, [item], emit)
@@ -357,6 +366,8 @@ def jobs_download(
 ) -> dict[str, Any]:
     """Write a job's GLB to `out`: from the library when it is there (no request), else
     downloaded again from Scenario (free)."""
+    from ..core.batch import Status, exit_code
+
     manager = _manager()
     item = _job_item(manager, ident, out, Status.DONE)
     record = manager.get(item.local_id) if item.local_id else None
@@ -374,6 +385,8 @@ def jobs_download(
 
 def jobs_cancel(ident: str, *, emit: Emit = _stderr) -> dict[str, Any]:
     """Ask Scenario to cancel a job (a job this process runs is cancelled and followed)."""
+    from ..core.batch import EXIT_OK, Status, find_record
+
     manager = _online_manager()
     record = find_record(manager, ident)
     if record is not None and record.id in manager.running():
@@ -400,6 +413,9 @@ def jobs_cancel(ident: str, *, emit: Emit = _stderr) -> dict[str, Any]:
 
 def check_connection() -> dict[str, Any]:
     """Test Connection from the command line: which step failed, if any."""
+    from ..core.batch import EXIT_SERVICE
+    from ..core.diagnose import diagnose
+
     _online_manager()
     ok, text = diagnose(runtime.make_client())
     return {"command": "check", "ok": ok, "message": text, "exit_code": 0 if ok else EXIT_SERVICE}
@@ -420,6 +436,8 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _add_params(parser: argparse.ArgumentParser) -> None:
+    from ..core.batch import kebab
+
     group = parser.add_argument_group("model parameters (defaults: the model's)")
     for name, param in properties.TABLE.params.items():
         flags = [f"--{name}"] + ([f"--{kebab(name)}"] if kebab(name) != name else [])
@@ -563,6 +581,8 @@ def _cmd_check(args: argparse.Namespace, emit: Emit, stop: threading.Event) -> d
 
 def _human(doc: dict[str, Any]) -> str:
     """The result for a person: one line per item, then what to do."""
+    from ..core.batch import Status
+
     lines: list[str] = []
     items = doc.get("items") or ([doc["item"]] if doc.get("item") else [])
     for item in items:
@@ -644,6 +664,8 @@ def _ctrl_c(stop: threading.Event) -> Iterator[None]:
 
 def main(argv: list[str]) -> int:
     """`blender --command yvo3d ARGS`: run one command and return its exit code."""
+    from ..core.batch import EXIT_INTERRUPTED, EXIT_SERVICE, EXIT_USER, USER_CODES
+
     try:
         args = _parser().parse_args(list(argv))
     except _UsageError as exc:

@@ -9,7 +9,6 @@ from bpy.props import BoolProperty, CollectionProperty, EnumProperty, IntPropert
 from bpy.types import Operator, OperatorFileListElement
 
 from ..core import errors, images
-from ..core.client import check_base_url
 from ..core.jobs import ACTIVE, LABELS, Event, Stage
 from ..core.params import MAX_IMAGES
 from ..core.store import JobRecord
@@ -61,6 +60,8 @@ def generate_blocker(context: bpy.types.Context) -> str:
         return runtime.CREDENTIALS_HINT
     if not bpy.app.online_access:
         return f"Online access is off: {runtime.ONLINE_HINT}"
+    from ..core.client import check_base_url  # late: enabling the add-on must stay cheap
+
     try:
         check_base_url(preferences.service_url_effective(context))
     except errors.ConfigError as exc:

@@ -2,7 +2,12 @@
 
 Everything here is created on the main thread. Worker threads only ever reach `make_client`,
 which reads the plain-data snapshot taken on the main thread: workers never touch bpy.
+
+The job engine, the pricer, the client and `requests` (~90 ms to import) are imported on first
+use, not when the add-on is enabled: registration must stay cheap (docs/performance.md).
 """
+
+from __future__ import annotations
 
 import contextlib
 import logging
@@ -14,23 +19,21 @@ import time
 import uuid
 import weakref
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import bpy
-import bpy.utils.previews
-import requests
-import urllib3
-from requests.adapters import HTTPAdapter
 
 from ..core import errors
-from ..core.client import ScenarioClient
-from ..core.diagnose import diagnose
-from ..core.jobs import JobManager, PollPolicy
-from ..core.library import Library
-from ..core.pricing import Pricer, Quote, UploadCache
-from ..core.store import JobStore
 from . import preferences, properties
+
+if TYPE_CHECKING:
+    import bpy.utils.previews
+    import requests
+
+    from ..core.client import ScenarioClient
+    from ..core.jobs import JobManager, PollPolicy
+    from ..core.pricing import Pricer, Quote, UploadCache
 
 log = logging.getLogger(__name__)
 
@@ -169,50 +172,65 @@ def _tracking_pool(base: type[Any], in_flight: _InFlight) -> type[Any]:
     return Pool
 
 
-class _CuttableAdapter(HTTPAdapter):
-    def __init__(self, in_flight: _InFlight) -> None:
-        self.in_flight = in_flight  # before super().__init__, which makes the pool manager
-        super().__init__()
-
-    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
-        super().init_poolmanager(*args, **kwargs)
-        # Direct connections only: through a proxy a shutdown waits as before.
-        self.poolmanager.pool_classes_by_scheme = {
-            "http": _tracking_pool(urllib3.HTTPConnectionPool, self.in_flight),
-            "https": _tracking_pool(urllib3.HTTPSConnectionPool, self.in_flight),
-        }
-
-    def send(self, request: requests.PreparedRequest, *args: Any, **kwargs: Any) -> Any:
-        free = not _is_paid(request)
-        if free and self.in_flight.aborted:
-            raise requests.ConnectionError("The add-on is stopping.")
-        self.in_flight.local.free = free
-        return super().send(request, *args, **kwargs)
+_sessions: weakref.WeakSet[Any] = weakref.WeakSet()
+_session_type: type[requests.Session] | None = None
 
 
-_sessions: "weakref.WeakSet[_OnlineOnlySession]" = weakref.WeakSet()
+def _online_only_session_type() -> type[requests.Session]:
+    """The session class, made on the first client: it subclasses `requests` classes, and
+    importing `requests` at load time would slow every Blender start."""
+    global _session_type
+    if _session_type is not None:
+        return _session_type
+    import requests
+    import urllib3
+    from requests.adapters import HTTPAdapter
 
+    class _CuttableAdapter(HTTPAdapter):
+        def __init__(self, in_flight: _InFlight) -> None:
+            self.in_flight = in_flight  # before super().__init__, which makes the pool manager
+            super().__init__()
 
-class _OnlineOnlySession(requests.Session):
-    """Sends nothing once online access is off, even for a client made before: a running job
-    stops at its next request (and stays resumable) instead of going on polling. Its free
-    requests can be cut by `shutdown`."""
+        def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+            super().init_poolmanager(*args, **kwargs)
+            # Direct connections only: through a proxy a shutdown waits as before.
+            self.poolmanager.pool_classes_by_scheme = {
+                "http": _tracking_pool(urllib3.HTTPConnectionPool, self.in_flight),
+                "https": _tracking_pool(urllib3.HTTPSConnectionPool, self.in_flight),
+            }
 
-    def __init__(self) -> None:
-        super().__init__()
-        self.in_flight = _InFlight()
-        adapter = _CuttableAdapter(self.in_flight)
-        self.mount("http://", adapter)
-        self.mount("https://", adapter)
-        with _lock:
-            _sessions.add(self)
+        def send(self, request: requests.PreparedRequest, *args: Any, **kwargs: Any) -> Any:
+            free = not _is_paid(request)
+            if free and self.in_flight.aborted:
+                raise requests.ConnectionError("The add-on is stopping.")
+            self.in_flight.local.free = free
+            return super().send(request, *args, **kwargs)
 
-    def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> Any:
-        with _lock:
-            online = _online
-        if not online:
-            raise errors.ConfigError("Blender's online access is off.", fix=ONLINE_HINT + ".")
-        return super().request(method, url, *args, **kwargs)
+    class _OnlineOnlySession(requests.Session):
+        """Sends nothing once online access is off, even for a client made before: a running
+        job stops at its next request (and stays resumable) instead of going on polling. Its
+        free requests can be cut by `shutdown`."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.in_flight = _InFlight()
+            adapter = _CuttableAdapter(self.in_flight)
+            self.mount("http://", adapter)
+            self.mount("https://", adapter)
+            with _lock:
+                _sessions.add(self)
+
+        def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> Any:
+            with _lock:
+                online = _online
+            if not online:
+                raise errors.ConfigError("Blender's online access is off.", fix=ONLINE_HINT + ".")
+            return super().request(method, url, *args, **kwargs)
+
+    with _lock:
+        if _session_type is None:
+            _session_type = _OnlineOnlySession
+        return _session_type
 
 
 def _cut_free_requests() -> None:
@@ -231,6 +249,8 @@ def make_client(wait: object = None) -> ScenarioClient:
         )
     if not snapshot.online:
         raise errors.ConfigError("Blender's online access is off.", fix=ONLINE_HINT + ".")
+    from ..core.client import ScenarioClient
+
     return ScenarioClient(
         snapshot.base_url,
         snapshot.key,
@@ -238,7 +258,7 @@ def make_client(wait: object = None) -> ScenarioClient:
         project_id=snapshot.project_id,
         wait=wait if callable(wait) else None,
         verify=snapshot.verify,
-        session=_OnlineOnlySession(),
+        session=_online_only_session_type()(),
     )
 
 
@@ -286,6 +306,8 @@ def _clean_temp() -> None:
 
 
 def _poll_policy(context: bpy.types.Context) -> PollPolicy:
+    from ..core.jobs import PollPolicy
+
     policy = PollPolicy()
     prefs = preferences.get_prefs(context)
     if prefs is not None:
@@ -302,6 +324,8 @@ def _poll_policy(context: bpy.types.Context) -> PollPolicy:
 def _upload_cache() -> UploadCache:
     global _uploads
     if _uploads is None:
+        from ..core.pricing import UploadCache
+
         _uploads = UploadCache()
     return _uploads
 
@@ -310,6 +334,10 @@ def manager(context: bpy.types.Context | None = None) -> JobManager:
     """The session's job manager, created on first use (main thread: it opens the store)."""
     global _manager
     if _manager is None:
+        from ..core.jobs import JobManager
+        from ..core.library import Library
+        from ..core.store import JobStore
+
         context = context or bpy.context
         store = JobStore(os.path.join(user_dir(), "jobs.sqlite"))
         try:
@@ -336,6 +364,8 @@ def existing_manager() -> JobManager | None:
 def pricer() -> Pricer:
     global _pricer
     if _pricer is None:
+        from ..core.pricing import Pricer
+
         _pricer = Pricer(make_client, _upload_cache())
     return _pricer
 
@@ -343,6 +373,8 @@ def pricer() -> Pricer:
 def quote() -> Quote:
     """The price of the current request; "idle" when there is nothing that can be priced."""
     if _pricer is None or not _price_wanted:
+        from ..core.pricing import Quote
+
         return Quote("idle")
     return _pricer.quote()
 
@@ -459,7 +491,9 @@ def load_thumbnail(path: str) -> None:
     """Queue a file's thumbnail for the Images panel (Blender loads it lazily)."""
     global _previews
     if _previews is None:
-        _previews = bpy.utils.previews.new()
+        from bpy.utils import previews
+
+        _previews = previews.new()
     if path and path not in _previews:
         try:
             _previews.load(path, path, "IMAGE")
@@ -493,6 +527,8 @@ def take_messages() -> list[tuple[str, str]]:
 def start_connection_test() -> threading.Thread:
     """Diagnose the connection on a thread (which step failed: DNS, proxy, TLS, connection,
     key, permission, credits); the result lands in `connection`."""
+
+    from ..core.diagnose import diagnose  # late: it imports requests
 
     def run() -> None:
         try:
@@ -557,5 +593,7 @@ def shutdown(timeout: float = 5.0) -> list[str]:
 def _release_previews() -> None:
     global _previews
     if _previews is not None:
-        bpy.utils.previews.remove(_previews)
+        from bpy.utils import previews
+
+        previews.remove(_previews)
         _previews = None

@@ -18,12 +18,13 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-import requests
-
 from . import errors, images
+
+if TYPE_CHECKING:
+    import requests
 
 log = logging.getLogger(__name__)
 
@@ -190,6 +191,8 @@ def error_for_response(resp: requests.Response, what: str) -> errors.Yvo3dError:
 
 
 def _network_error(exc: Exception, what: str) -> errors.NetworkError:
+    import requests  # late: it costs ~90 ms, and enabling the add-on must stay cheap
+
     if isinstance(exc, requests.Timeout):
         text = f"Scenario did not answer in time while trying to {what}."
     elif isinstance(exc, requests.ConnectionError) and "NameResolution" in repr(exc):
@@ -203,6 +206,8 @@ def _network_error(exc: Exception, what: str) -> errors.NetworkError:
 
 def _not_sent(exc: Exception) -> bool:
     """Whether a request certainly never reached the server (safe to say 'nothing was paid')."""
+    import requests
+
     if isinstance(exc, requests.ConnectTimeout):
         return True
     text = repr(exc)
@@ -352,7 +357,11 @@ class ScenarioClient:
         self.timeout = timeout
         self.retry = retry or RetryPolicy()
         self.wait: Wait = wait or _plain_wait
-        self.session = session or requests.Session()
+        if session is None:
+            import requests  # late: the first client pays for it, not enabling the add-on
+
+            session = requests.Session()
+        self.session = session
         self.session.headers["User-Agent"] = USER_AGENT
         # A CA bundle path (corporate TLS inspection) or False; proxies come from the
         # environment and the system, as requests reads them (trust_env).
@@ -415,6 +424,8 @@ class ScenarioClient:
         query: dict[str, str] | None = None,
     ) -> dict[str, Any]:
         """A free request, retried on network errors, 409, 5xx, bad JSON, and after 429 waits."""
+        import requests  # late (see _network_error); already loaded once a session exists
+
         attempt = 0
         rate_waits = 0
         while True:
@@ -513,6 +524,8 @@ class ScenarioClient:
         raise errors.NetworkError("The image upload did not finish within 5 minutes.")
 
     def _put_part(self, url: str, chunk: bytes, mime: str) -> None:
+        import requests
+
         for attempt in range(self.retry.attempts):
             try:
                 self.requests_sent += 1
@@ -550,6 +563,8 @@ class ScenarioClient:
 
     def generate(self, body: dict[str, Any], model_id: str = MODEL_ID) -> Submitted:
         """The paid request: sent once. No answer means OutcomeUnknownError, never a resend."""
+        import requests
+
         what = "start the generation"
         try:
             resp = self._send("POST", f"/generate/custom/{model_id}", what=what, json_body=body)
@@ -658,6 +673,8 @@ class ScenarioClient:
 
         1 MiB chunks: with 256 KiB the per-chunk cost of requests/urllib3 kept a loopback
         download at ~0.8x raw streaming (docs/performance.md); memory stays ~1 MiB."""
+        import requests
+
         part = dest + ".part"
         last: errors.Yvo3dError | None = None
         for attempt in range(self.retry.attempts):

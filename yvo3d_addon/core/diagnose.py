@@ -10,18 +10,22 @@ from __future__ import annotations
 import os
 import re
 import socket
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-import requests
-
 from . import errors
-from .client import MODEL_ID, RetryPolicy, ScenarioClient
+from .client import MODEL_ID, RetryPolicy
+
+if TYPE_CHECKING:
+    from .client import ScenarioClient
 
 PREFS_ADVANCED = "Preferences > Add-ons > YVO3D > Advanced"
 
 
 def _proxy_for(client: ScenarioClient, url: str) -> str:
     """The proxy requests will use for `url` (environment and system settings), or ''."""
+    import requests  # late: importing it costs ~90 ms (see client._network_error)
+
     settings = client.session.merge_environment_settings(url, {}, None, None, None)
     proxy = requests.utils.select_proxy(url, settings.get("proxies") or {})
     return str(proxy or "")
@@ -57,6 +61,8 @@ def _ssl_reason(exc: BaseException) -> str:
 
 def _transport_problem(exc: BaseException, host: str, port: int, proxy: str, timeout: float) -> str:
     """What an exception from the unauthenticated probe says about the route, in user words."""
+    import requests
+
     text = repr(exc)
     where = f"{host}:{port}"
     if isinstance(exc, requests.exceptions.ProxyError):
@@ -119,6 +125,8 @@ def diagnose(client: ScenarioClient, model_id: str = MODEL_ID) -> tuple[bool, st
     Sends one unauthenticated GET of the service root and one GET of the model record; neither
     costs anything. Retries are off so a failure is reported at once.
     """
+    import requests
+
     url = client.base_url
     parts = urlsplit(url)
     host = parts.hostname or ""

@@ -17,14 +17,18 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from . import errors, images
-from .client import JobStatus, ScenarioClient, pick_glb
+from . import errors
 from .library import Library, new_entry
 from .params import DEFAULT_TABLE, ParamTable
-from .pricing import UploadCache
 from .store import JobRecord, JobStore
+
+if TYPE_CHECKING:
+    # The client, the pricer and the image checks are imported where a job first needs them:
+    # the Blender layer imports this module (stages, labels) when the add-on is enabled.
+    from .client import JobStatus, ScenarioClient
+    from .pricing import UploadCache
 
 log = logging.getLogger(__name__)
 
@@ -111,7 +115,7 @@ def minutes_text(seconds: float) -> str:
     return f"{seconds / 60:.0f} minutes"
 
 
-ClientFactory = Callable[[Callable[[float], bool]], ScenarioClient]
+ClientFactory = Callable[[Callable[[float], bool]], "ScenarioClient"]
 """Makes a client whose waits end early (returning True) when the job is interrupted."""
 
 
@@ -245,6 +249,8 @@ class _Worker:
         problems = table.validate(rec.settings, len(rec.images))
         if problems:
             raise errors.InputError("; ".join(p.message for p in problems))
+        from . import images
+
         hashes = []
         for path in rec.images:
             images.check(path)
@@ -370,6 +376,8 @@ class _Worker:
         manager = self.manager
         self.set(Stage.DOWNLOADING, message=LABELS[Stage.DOWNLOADING])
         assets = [client.get_asset(a) for a in rec.asset_ids]
+        from .client import pick_glb
+
         glb = pick_glb(assets)
         if glb is None:
             kinds = ", ".join(sorted({a.mime_type or a.kind or "?" for a in assets})) or "none"
@@ -460,7 +468,11 @@ class JobManager:
         uploads: UploadCache | None = None,
     ) -> None:
         self.store = store
-        self.uploads = uploads or UploadCache()
+        if uploads is None:
+            from .pricing import UploadCache
+
+            uploads = UploadCache()
+        self.uploads = uploads
         self.library = library
         self.client_factory = client_factory
         self.table = table

@@ -9,11 +9,13 @@ from __future__ import annotations
 import json
 import logging
 import os
-import sqlite3
 import threading
 import time
 from dataclasses import asdict, dataclass, field, fields
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import sqlite3
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +70,8 @@ class JobStore:
     """Thread-safe; every write is committed before it returns (WAL, synchronous=FULL)."""
 
     def __init__(self, path: str) -> None:
+        import sqlite3  # late: the Blender layer imports this module when the add-on is enabled
+
         self.path = path
         self.recovered_from = ""  # set when a damaged store was moved aside
         self._lock = threading.Lock()
@@ -84,6 +88,8 @@ class JobStore:
             self._db = self._open()
 
     def _open(self) -> sqlite3.Connection:
+        import sqlite3
+
         db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
         try:
             check = db.execute("PRAGMA quick_check").fetchone()
