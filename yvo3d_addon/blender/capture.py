@@ -10,7 +10,6 @@ import math
 import os
 import re
 import time
-import uuid
 from array import array
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -28,7 +27,7 @@ from bpy.props import (
 from bpy.types import Operator, Panel
 from mathutils import Euler, Matrix, Vector
 
-from ..core import errors, images
+from ..core import errors
 from ..core.params import MAX_IMAGES
 from . import properties, runtime
 
@@ -42,6 +41,9 @@ FOLDER = "captures"
 AUTO_LENS = 70.0  # mm on a 36 mm sensor: little perspective distortion, like a product photo
 AUTO_SENSOR = 36.0
 ELEVATION = math.radians(20.0)
+MIN_RESOLUTION = 64
+"""core.images.MIN_SIDE, the smallest side a reference may have (written out: that module is
+imported on first use, not when the add-on is enabled)."""
 _GEOMETRY = frozenset({"MESH", "CURVE", "SURFACE", "META", "FONT"})
 
 VIEWS = (
@@ -104,7 +106,7 @@ class YVO3D_PG_capture(bpy.types.PropertyGroup):
         name="Size",
         description="Width and height of the image in pixels",
         default=1024,
-        min=images.MIN_SIDE,
+        min=MIN_RESOLUTION,
         max=4096,
         soft_min=256,
         soft_max=2048,
@@ -438,6 +440,8 @@ def _safe(text: str) -> str:
 
 
 def new_capture_path(stem: str) -> str:
+    import uuid  # late, like the image checks: enabling the add-on must stay cheap
+
     stamp = time.strftime("%Y%m%d-%H%M%S")
     return os.path.join(captures_dir(), f"{_safe(stem)}-{stamp}-{uuid.uuid4().hex[:6]}.png")
 
@@ -445,6 +449,8 @@ def new_capture_path(stem: str) -> str:
 def use_as_reference(context: bpy.types.Context, path: str, *, new_slot: bool = False) -> int:
     """Put the image file into the active slot (or a new one); returns the slot index.
     InputError when the file is no usable reference or every slot is taken."""
+    from ..core import images
+
     settings: Any = context.scene.yvo3d  # type: ignore[union-attr]
     _, notes = images.check(path)
     index = int(settings.active_image)

@@ -11,7 +11,6 @@ import time
 from typing import TYPE_CHECKING, Any
 
 import bpy
-import bpy.utils.previews
 from bpy.props import (
     BoolProperty,
     CollectionProperty,
@@ -26,11 +25,13 @@ from ..core.library import LibraryEntry
 from . import properties, runtime
 
 if TYPE_CHECKING:
+    import bpy.utils.previews
     from bpy.stub_internal.rna_enums import OperatorReturnItems
 
 Result = set["OperatorReturnItems"]
 
-_previews: bpy.utils.previews.ImagePreviewCollection | None = None
+_previews: "bpy.utils.previews.ImagePreviewCollection | None" = None
+"""Made on the first thumbnail (bpy.utils.previews is imported then, not at enable time)."""
 _entries: dict[str, LibraryEntry] = {}
 """The entries of the last refresh, by id (draw reads these, never the disk)."""
 _NEVER = object()
@@ -94,7 +95,9 @@ def _input_paths(entry: LibraryEntry) -> list[str]:
 def _load_preview(key: str, path: str) -> None:
     global _previews
     if _previews is None:
-        _previews = bpy.utils.previews.new()
+        from bpy.utils import previews
+
+        _previews = previews.new()
     if key in _previews:
         return
     try:
@@ -518,7 +521,9 @@ def unregister() -> None:
     if hasattr(bpy.types.WindowManager, "yvo3d_library"):
         del bpy.types.WindowManager.yvo3d_library
     if _previews is not None:
-        bpy.utils.previews.remove(_previews)
+        from bpy.utils import previews
+
+        previews.remove(_previews)
         _previews = None
     _entries.clear()
     _seen = _NEVER

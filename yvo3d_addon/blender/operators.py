@@ -8,11 +8,13 @@ import bpy
 from bpy.props import BoolProperty, CollectionProperty, EnumProperty, IntProperty, StringProperty
 from bpy.types import Operator, OperatorFileListElement
 
-from ..core import errors, images
+# The image checks, the importer and the client are imported by the functions that use them:
+# enabling the add-on imports this module and must stay cheap (docs/performance.md).
+from ..core import errors
 from ..core.jobs import ACTIVE, LABELS, Event, Stage
 from ..core.params import MAX_IMAGES
 from ..core.store import JobRecord
-from . import cleanup, importer, placeholders, preferences, properties, runtime, statusbar
+from . import cleanup, placeholders, preferences, properties, runtime, statusbar
 
 TIMER_STEP = 0.1
 LIBRARY_MESSAGE = (
@@ -24,6 +26,8 @@ UNDO_MESSAGE = "YVO3D import"
 
 if TYPE_CHECKING:
     from bpy.stub_internal.rna_enums import OperatorReturnItems
+
+    from .importer import ImportResult
 
 Result = set["OperatorReturnItems"]
 Report = Callable[[Any, str], object]
@@ -60,7 +64,7 @@ def generate_blocker(context: bpy.types.Context) -> str:
         return runtime.CREDENTIALS_HINT
     if not bpy.app.online_access:
         return f"Online access is off: {runtime.ONLINE_HINT}"
-    from ..core.client import check_base_url  # late: enabling the add-on must stay cheap
+    from ..core.client import check_base_url
 
     try:
         check_base_url(preferences.service_url_effective(context))
@@ -118,8 +122,10 @@ def import_result(
     placement: dict[str, object],
     stamp: dict[str, object],
     use_recorded_location: bool,
-) -> importer.ImportResult:
+) -> "ImportResult":
     """Import a downloaded GLB (no network) where `placement` says; RuntimeError on failure."""
+    from . import importer
+
     shape_only = not properties.TABLE.is_textured(settings, len(image_names))
     mode = placement.get("mode", "CURSOR")
     placeholder = placeholders.find(placement) if mode == "PLACEHOLDER" else None
@@ -352,6 +358,8 @@ def _modal(op: object, context: bpy.types.Context, event: object) -> Result:
 def prepare_images(settings: Any) -> tuple[list[str], list[str]]:
     """Files ready to upload for the used slots (main thread: Blender images are saved, odd
     formats converted) and the non-blocking warnings. InputError names the refused image."""
+    from ..core import images
+
     paths: list[str] = []
     warnings: list[str] = []
     for slot in properties.used_slots(settings):
@@ -381,6 +389,8 @@ def _default_name(settings: Any, paths: list[str]) -> str:
 
 
 def _submit(op: Operator, context: bpy.types.Context, force: bool) -> Result:
+    from ..core import images
+
     runtime.take_snapshot(context)
     reason = generate_blocker(context)
     if reason:
@@ -717,6 +727,8 @@ class YVO3D_OT_add_images(Operator):
         return [self.filepath] if self.filepath else []
 
     def execute(self, context: bpy.types.Context) -> Result:
+        from ..core import images
+
         settings = scene_settings(context)
         added: list[str] = []
         refused: list[str] = []
@@ -789,6 +801,8 @@ class YVO3D_OT_add_blender_image(Operator):
         return {"RUNNING_MODAL"}
 
     def execute(self, context: bpy.types.Context) -> Result:
+        from ..core import images
+
         settings = scene_settings(context)
         image = bpy.data.images.get(self.image) if self.image else None
         if image is None:

@@ -15,16 +15,16 @@ properties, so it is saved with the .blend and survives renames:
 
 import json
 import math
-import uuid
 from array import array
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import bpy
 from mathutils import Matrix, Vector
 
-from . import importer
+if TYPE_CHECKING:
+    from .importer import ImportResult
 
 PLACEHOLDER_ID = "yvo3d_uuid"
 TAKES = "yvo3d_takes"
@@ -63,6 +63,12 @@ class Take:
     """Library entry id: the model stays there after Keep archives the take."""
     name: str = ""
     """The take's collection name."""
+
+
+def _new_uuid() -> str:
+    import uuid  # late: enabling the add-on must stay cheap (docs/performance.md)
+
+    return uuid.uuid4().hex
 
 
 # -- geometry ---------------------------------------------------------------------------------
@@ -104,6 +110,8 @@ def bounds(
 ) -> tuple[Vector, Vector] | None:
     """Bounds of the evaluated geometry (modifiers applied) of `objects`, each point mapped by
     `pre @ matrix_world` (default: world space). None when there is no geometry."""
+    from .importer import axis_bounds  # late: enabling the add-on must stay cheap
+
     pre = pre if pre is not None else Matrix.Identity(4)
     low = [math.inf] * 3
     high = [-math.inf] * 3
@@ -124,7 +132,7 @@ def bounds(
         else:
             corners = [matrix @ Vector(corner) for corner in evaluated.bound_box]
             coords = array("f", (v for c in corners for v in (c.x, c.y, c.z)))
-        found = importer.axis_bounds(coords)
+        found = axis_bounds(coords)
         if found is not None:
             for axis in range(3):
                 low[axis] = min(low[axis], found[0][axis])
@@ -329,7 +337,7 @@ def ensure_id(placeholder: bpy.types.Object) -> str:
         for key in (TAKES, ACTIVE_TAKE, SWAPPED, VISIBILITY, ARCHIVED):
             if key in props:
                 del props[key]
-    current = uuid.uuid4().hex
+    current = _new_uuid()
     props[PLACEHOLDER_ID] = current
     return current
 
@@ -584,14 +592,14 @@ def _anchor(context: bpy.types.Context, placement: dict[str, Any]) -> bpy.types.
     anchor.matrix_world = Matrix.Translation(location)
     scene.collection.objects.link(anchor)
     props = idprops(anchor)
-    props[PLACEHOLDER_ID] = str(placement.get("uuid") or uuid.uuid4().hex)
+    props[PLACEHOLDER_ID] = str(placement.get("uuid") or _new_uuid())
     props[TAKES] = "[]"
     return anchor
 
 
 def place(
     context: bpy.types.Context,
-    result: importer.ImportResult,
+    result: "ImportResult",
     placeholder: bpy.types.Object | None,
     placement: dict[str, Any],
 ) -> None:
@@ -636,7 +644,7 @@ def place(
     props = idprops(placeholder)
     was_shown = not swapped_back(placeholder)
     take = Take(
-        id=uuid.uuid4().hex,
+        id=_new_uuid(),
         root=root.name,
         job=str(idprops(root).get("yvo3d_local_id", "")),
         library=str(idprops(root).get("yvo3d_library_id", "")),
@@ -802,7 +810,7 @@ def plan(
     if settings.placement != "PLACEHOLDER":
         if count == 1:
             return [(base_name, {"mode": "CURSOR", "location": location})]
-        batch = uuid.uuid4().hex
+        batch = _new_uuid()
         return [
             (
                 f"{base_name} #{i + 1}",

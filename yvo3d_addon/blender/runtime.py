@@ -16,7 +16,6 @@ import re
 import socket
 import threading
 import time
-import uuid
 import weakref
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -420,6 +419,8 @@ def _safe_name(text: str) -> str:
 def save_image_copy(image: bpy.types.Image) -> str:
     """Save a Blender image (Render Result included) to a new PNG under the extension's
     folder and return its path; InputError when the image has no pixels to save."""
+    import uuid
+
     path = os.path.join(temp_dir(), f"{_safe_name(image.name)}-{uuid.uuid4().hex[:8]}.png")
     if image.type == "RENDER_RESULT":
         try:
@@ -456,6 +457,8 @@ def save_image_copy(image: bpy.types.Image) -> str:
 
 def convert_to_png(path: str) -> str:
     """An 8-bit PNG copy of an image file Blender can read (EXR, 16-bit, CMYK, TGA, ...)."""
+    import uuid
+
     out = os.path.join(
         temp_dir(),
         f"{_safe_name(os.path.splitext(os.path.basename(path))[0])}-{uuid.uuid4().hex[:8]}.png",

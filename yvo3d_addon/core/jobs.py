@@ -10,10 +10,8 @@ from __future__ import annotations
 import copy
 import logging
 import os
-import queue
 import threading
 import time
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
@@ -25,8 +23,11 @@ from .params import DEFAULT_TABLE, ParamTable
 from .store import JobRecord, JobStore
 
 if TYPE_CHECKING:
-    # The client, the pricer and the image checks are imported where a job first needs them:
-    # the Blender layer imports this module (stages, labels) when the add-on is enabled.
+    # The client, the pricer, the image checks, queue and uuid are imported where a job first
+    # needs them: the Blender layer imports this module (stages, labels) when the add-on is
+    # enabled, which must stay cheap (docs/performance.md).
+    import queue
+
     from .client import JobStatus, ScenarioClient
     from .pricing import UploadCache
 
@@ -107,6 +108,12 @@ class Event:
 # After the paid request, only these end a job for good; anything else (network, server,
 # a damaged download, a key that stopped working) leaves it resumable, because it is paid.
 FINAL_AFTER_PAYMENT = (errors.JobFailedError, errors.NoResultError, errors.NotFoundError)
+
+
+def _new_local_id() -> str:
+    import uuid  # late, like queue: see the imports above
+
+    return "yj_" + uuid.uuid4().hex[:12]
 
 
 def minutes_text(seconds: float) -> str:
@@ -478,6 +485,8 @@ class JobManager:
         self.table = table
         self.poll = poll or PollPolicy()
         self.model_id = model_id
+        import queue  # late, like uuid: see the imports above
+
         self.events: queue.Queue[Event] = queue.Queue()
         self.stopping = threading.Event()
         self._lock = threading.Lock()
@@ -511,7 +520,7 @@ class JobManager:
     ) -> JobRecord:
         """Record a new job and start its worker; returns at once."""
         record = JobRecord(
-            id="yj_" + uuid.uuid4().hex[:12],
+            id=_new_local_id(),
             name=name,
             stage=Stage.PREPARING,
             images=list(images),
@@ -535,7 +544,7 @@ class JobManager:
         """Follow a job known only by Scenario's job id (started in the web app, on another
         computer, or from a lost store) and download its result: nothing that costs is sent."""
         record = JobRecord(
-            id="yj_" + uuid.uuid4().hex[:12],
+            id=_new_local_id(),
             name=name,
             stage=Stage.RUNNING,
             job_id=job_id,
@@ -590,6 +599,8 @@ class JobManager:
 
     def drain(self, limit: int = 200) -> list[Event]:
         """Every event waiting, without blocking."""
+        import queue
+
         out: list[Event] = []
         while len(out) < limit:
             try:
