@@ -36,11 +36,15 @@ _GEOMETRY = frozenset({"MESH", "CURVE", "SURFACE", "META", "FONT"})
 
 @dataclass
 class Options:
-    """The clean-up preset as plain data (what one import uses)."""
+    """The clean-up preset as plain data (what one import uses).
+
+    On by default: the cheap steps that keep the model as generated (origin, scale, smoothing
+    by angle: a few milliseconds on a 100k-triangle result). Merging by distance changes the
+    topology and costs about as much as the glTF import itself, so it is asked for."""
 
     origin_bottom: bool = True
     apply_scale: bool = True
-    merge: bool = True
+    merge: bool = False
     merge_distance: float = 0.0001
     auto_smooth: bool = True
     smooth_angle: float = math.radians(30.0)
@@ -223,6 +227,8 @@ def world_bounds(
     objects: Iterable[bpy.types.Object], depsgraph: bpy.types.Depsgraph
 ) -> tuple[Vector, Vector] | None:
     """World-space bounds of the evaluated geometry (None without any)."""
+    from .importer import axis_bounds, mesh_coords  # late: see the module's docstring
+
     low = [math.inf] * 3
     high = [-math.inf] * 3
     for obj in objects:
@@ -234,15 +240,15 @@ def world_bounds(
             continue
         try:
             mesh.transform(obj.matrix_world)
-            coords = array("f", bytes(12 * len(mesh.vertices)))
-            mesh.vertices.foreach_get("co", coords)
+            coords = mesh_coords(mesh)
         finally:
             evaluated.to_mesh_clear()
-        for axis in range(3):
-            values = coords[axis::3]
-            if values:
-                low[axis] = min(low[axis], min(values))
-                high[axis] = max(high[axis], max(values))
+        # In C (numpy): Python's min() and max() over a 100k-triangle result took ~15 ms.
+        found = axis_bounds(coords)
+        if found is not None:
+            for axis in range(3):
+                low[axis] = min(low[axis], found[0][axis])
+                high[axis] = max(high[axis], found[1][axis])
     if low[0] == math.inf:
         return None
     return Vector(low), Vector(high)

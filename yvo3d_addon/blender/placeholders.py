@@ -110,7 +110,7 @@ def bounds(
 ) -> tuple[Vector, Vector] | None:
     """Bounds of the evaluated geometry (modifiers applied) of `objects`, each point mapped by
     `pre @ matrix_world` (default: world space). None when there is no geometry."""
-    from .importer import axis_bounds  # late: enabling the add-on must stay cheap
+    from .importer import axis_bounds, mesh_coords  # late: enabling the add-on stays cheap
 
     pre = pre if pre is not None else Matrix.Identity(4)
     low = [math.inf] * 3
@@ -125,8 +125,7 @@ def bounds(
             mesh = evaluated.to_mesh()
             try:
                 mesh.transform(matrix)
-                coords = array("f", bytes(4 * 3 * len(mesh.vertices)))
-                mesh.vertices.foreach_get("co", coords)
+                coords = mesh_coords(mesh)
             finally:
                 evaluated.to_mesh_clear()
         else:
