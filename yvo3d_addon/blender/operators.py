@@ -572,6 +572,17 @@ class YVO3D_OT_cancel_job(Operator):
         return {"FINISHED"}
 
 
+def _can_reach_service(cls: Any, context: bpy.types.Context) -> bool:
+    """The shared part of poll() for operators that talk to Scenario; says why not."""
+    if not bpy.app.online_access:
+        cls.poll_message_set(f"Online access is off: {runtime.ONLINE_HINT}")
+        return False
+    if preferences.credentials(context) is None:
+        cls.poll_message_set(runtime.CREDENTIALS_HINT)
+        return False
+    return True
+
+
 class YVO3D_OT_resume_job(Operator):
     """Follow this job again (or every interrupted job): nothing is paid again"""
 
@@ -583,13 +594,7 @@ class YVO3D_OT_resume_job(Operator):
 
     @classmethod
     def poll(cls, context: bpy.types.Context) -> bool:
-        if not bpy.app.online_access:
-            cls.poll_message_set(f"Online access is off: {runtime.ONLINE_HINT}")
-            return False
-        if preferences.credentials(context) is None:
-            cls.poll_message_set(runtime.CREDENTIALS_HINT)
-            return False
-        return True
+        return _can_reach_service(cls, context)
 
     def execute(self, context: bpy.types.Context) -> Result:
         runtime.take_snapshot(context)
@@ -880,13 +885,7 @@ class YVO3D_OT_test_connection(Operator):
 
     @classmethod
     def poll(cls, context: bpy.types.Context) -> bool:
-        if not bpy.app.online_access:
-            cls.poll_message_set(f"Online access is off: {runtime.ONLINE_HINT}")
-            return False
-        if preferences.credentials(context) is None:
-            cls.poll_message_set(runtime.CREDENTIALS_HINT)
-            return False
-        return runtime.connection.state != "testing"
+        return _can_reach_service(cls, context) and runtime.connection.state != "testing"
 
     def _finish(self) -> Result:
         state, message = runtime.connection.state, runtime.connection.message
@@ -932,13 +931,7 @@ class YVO3D_OT_refresh_price(Operator):
 
     @classmethod
     def poll(cls, context: bpy.types.Context) -> bool:
-        if not bpy.app.online_access:
-            cls.poll_message_set(f"Online access is off: {runtime.ONLINE_HINT}")
-            return False
-        if preferences.credentials(context) is None:
-            cls.poll_message_set(runtime.CREDENTIALS_HINT)
-            return False
-        return True
+        return _can_reach_service(cls, context)
 
     def execute(self, context: bpy.types.Context) -> Result:
         settings = scene_settings(context)
