@@ -22,6 +22,7 @@ import pytest
 from mathutils import Vector
 
 from tests.blender.conftest import ADDON_MODULE
+from tests.blender.test_importer import world_bounds as mesh_bounds  # noqa: F401 - shared
 from tests.media import png_bytes
 from tests.standin.server import StandIn
 
@@ -141,24 +142,6 @@ def store_record(tmp: Path, job_id: str) -> Any:
 
 def new_objects(before: set[str]) -> list[bpy.types.Object]:
     return [o for o in bpy.data.objects if o.name not in before]
-
-
-def mesh_bounds(objects: list[bpy.types.Object]) -> tuple[Vector, Vector]:
-    depsgraph = bpy.context.evaluated_depsgraph_get()
-    low = Vector((float("inf"),) * 3)
-    high = Vector((float("-inf"),) * 3)
-    for obj in objects:
-        if obj.type != "MESH":
-            continue
-        evaluated = obj.evaluated_get(depsgraph)
-        mesh = evaluated.to_mesh()
-        for vertex in mesh.vertices:
-            world = obj.matrix_world @ vertex.co
-            for axis in range(3):
-                low[axis] = min(low[axis], world[axis])
-                high[axis] = max(high[axis], world[axis])
-        evaluated.to_mesh_clear()
-    return low, high
 
 
 def base_color_source(material: bpy.types.Material) -> bpy.types.Node | None:
