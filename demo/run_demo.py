@@ -114,13 +114,18 @@ def stage(bpy: Any, objects: list[Any]) -> None:
     area.rotation_euler = (centre - area.location).to_track_quat("-Z", "Y").to_euler()
     scene.collection.objects.link(area)
 
+    sky(bpy, scene, 0.6)
+
+
+def sky(bpy: Any, scene: Any, strength: float) -> None:
+    """A soft blue-grey world light (the demo and the workflow pictures share it)."""
     world = scene.world or bpy.data.worlds.new("World")
     scene.world = world
     if world.node_tree is None:
         world.use_nodes = True
     background = next(n for n in world.node_tree.nodes if n.type == "BACKGROUND")
     background.inputs["Color"].default_value = (0.55, 0.6, 0.68, 1.0)
-    background.inputs["Strength"].default_value = 0.6
+    background.inputs["Strength"].default_value = strength
 
 
 def render(bpy: Any, path: Path, samples: int) -> None:

@@ -304,13 +304,9 @@ def build_scene(bpy: Any) -> dict[str, Any]:
     fill.rotation_euler = (math.radians(55), 0.0, math.radians(-20))
     scene.collection.objects.link(fill)
 
-    world = scene.world or bpy.data.worlds.new("World")
-    scene.world = world
-    if world.node_tree is None:
-        world.use_nodes = True
-    background = next(n for n in world.node_tree.nodes if n.type == "BACKGROUND")
-    background.inputs["Color"].default_value = (0.55, 0.6, 0.68, 1.0)
-    background.inputs["Strength"].default_value = 0.5
+    from demo.run_demo import sky
+
+    sky(bpy, scene, 0.5)
     bpy.context.view_layer.update()
     return {"boxes": boxes, "lamp": lamp, "camera": camera}
 
