@@ -105,6 +105,8 @@ def cmd_test(args: argparse.Namespace) -> int:
         failures.append("ruff format")
     if run([bin_dir / "mypy"]) != 0:
         failures.append("mypy")
+    if run([bin_dir / "lint-imports", "--no-cache"]) != 0:
+        failures.append("lint-imports (the layers of the Blender package)")
     if run([dev, "build.py", "build"]) != 0:
         failures.append("build")
     zip_path = next(iter(sorted((ROOT / "dist").glob("yvo3d-*.zip"))), None)

@@ -16,34 +16,70 @@ else:
 # classes are registered / before they are unregistered).
 _modules: tuple[ModuleType, ...] = ()
 if _IN_BLENDER:
-    from .blender import (
-        assets,
-        capture,
-        cleanup,
-        cli,
+    from .blender import cli  # noqa: F401 - the README's `blender.cli` entry point
+    from .blender.ops import (
+        asset_ops,
+        capture_ops,
+        cleanup_ops,
+        cli_main,
+        follow,
+        generate,
         handlers,
-        library_ui,
-        operators,
-        panels,
+        images,
+        jobs,
+        library_ops,
         placeholder_ops,
+        service,
+        statusbar_ops,
+    )
+    from .blender.session import runtime
+    from .blender.settings import (
+        capture_options,
+        import_options,
+        library_list,
         preferences,
         properties,
+    )
+    from .blender.ui import (
+        capture_panels,
+        cleanup_panels,
+        library_panel,
+        panels,
+        placeholder_panel,
         statusbar,
     )
 
     _modules = (
+        # settings: property groups before everything that points at or draws them
         preferences,
         properties,
-        operators,
-        panels,
+        import_options,
+        capture_options,
+        library_list,
+        # session
+        runtime,
+        # operators
+        follow,
+        generate,
+        jobs,
+        images,
+        service,
         placeholder_ops,
-        capture,
-        cleanup,
-        assets,
-        library_ui,
+        capture_ops,
+        cleanup_ops,
+        asset_ops,
+        library_ops,
+        statusbar_ops,
         handlers,
+        # UI: the main panel before its sub-panels, in the order they show
+        panels,
+        placeholder_panel,
+        capture_panels,
+        cleanup_panels,
+        library_panel,
         statusbar,
-        cli,
+        # the command line last
+        cli_main,
     )
 
 

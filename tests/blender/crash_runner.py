@@ -25,15 +25,14 @@ line printed is `RESULT {json}`: the jobs, the imported objects and the reports.
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
 import os
 import sys
 import threading
 import time
-from types import ModuleType
 from typing import Any
 
+import addon_modules  # beside this script, which runs as a file (its folder is on sys.path)
 import bpy
 from mathutils import Vector
 
@@ -42,8 +41,8 @@ CURSOR = (1.25, -2.5, 0.5)
 """Where the first process puts the 3D cursor: a resumed import must land there."""
 
 
-def mod(name: str) -> ModuleType:
-    return importlib.import_module(f"{ADDON_MODULE}.blender.{name}")
+def mod(name: str) -> Any:
+    return addon_modules.module(ADDON_MODULE, name)
 
 
 def say(line: str) -> None:

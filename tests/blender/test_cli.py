@@ -331,7 +331,7 @@ def test_jobs_follow_and_cancel_by_scenario_job_id(cli: Cli) -> None:
 def test_preferences_ca_bundle_and_environment_credentials_reach_the_client(
     addon, online, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    runtime = sys.modules[ADDON_MODULE + ".blender.runtime"]
+    runtime = sys.modules[ADDON_MODULE + ".blender.session.runtime"]
     prefs = bpy.context.preferences.addons[ADDON_MODULE].preferences
     saved = (prefs.api_key, prefs.api_secret, prefs.use_env_credentials, prefs.ca_bundle)
     bundle = tmp_path / "company-ca.pem"

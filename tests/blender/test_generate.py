@@ -21,6 +21,7 @@ import bpy
 import pytest
 from mathutils import Vector
 
+from tests.blender import addon_modules
 from tests.blender.conftest import ADDON_MODULE
 from tests.blender.test_importer import world_bounds as mesh_bounds  # noqa: F401 - shared
 from tests.media import png_bytes
@@ -29,9 +30,9 @@ from tests.standin.server import StandIn
 TOLERANCE = 1e-4
 
 
-def mod(name: str) -> ModuleType:
+def mod(name: str) -> Any:
     """A module of the installed add-on, looked up now (a disable/enable may reload it)."""
-    return importlib.import_module(f"{ADDON_MODULE}.blender.{name}")
+    return addon_modules.module(ADDON_MODULE, name)
 
 
 def core(name: str) -> ModuleType:

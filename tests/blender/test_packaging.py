@@ -52,7 +52,7 @@ def test_validation_failure_is_reported(tmp_path: Path) -> None:
 
 
 def test_preferences_live_under_the_installed_module(addon: ModuleType) -> None:
-    prefs_module = sys.modules[f"{ADDON_MODULE}.blender.preferences"]
+    prefs_module = sys.modules[f"{ADDON_MODULE}.blender.settings.preferences"]
     prefs = _prefs()
     assert isinstance(prefs, prefs_module.YVO3D_AddonPreferences)
     assert type(prefs).bl_idname == ADDON_MODULE == prefs_module.BASE_PACKAGE
@@ -70,7 +70,7 @@ def test_preferences_live_under_the_installed_module(addon: ModuleType) -> None:
 def test_credentials_from_fields_or_environment(
     addon: ModuleType, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    prefs_module = sys.modules[f"{ADDON_MODULE}.blender.preferences"]
+    prefs_module = sys.modules[f"{ADDON_MODULE}.blender.settings.preferences"]
     prefs = _prefs()
     monkeypatch.delenv("SCENARIO_SDK_API_KEY", raising=False)
     monkeypatch.delenv("SCENARIO_SDK_API_SECRET", raising=False)
@@ -91,7 +91,7 @@ def test_credentials_from_fields_or_environment(
 def test_service_url_and_library_path(
     addon: ModuleType, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    prefs_module = sys.modules[f"{ADDON_MODULE}.blender.preferences"]
+    prefs_module = sys.modules[f"{ADDON_MODULE}.blender.settings.preferences"]
     prefs = _prefs()
     monkeypatch.delenv("SCENARIO_BASE_URL", raising=False)
     assert prefs_module.service_url_effective(bpy.context) == "https://api.cloud.scenario.com/v1"
@@ -136,7 +136,7 @@ class _Layout:
 
 
 def test_draw_groups_and_offers_test_connection_only_when_registered(addon: ModuleType) -> None:
-    prefs_module = sys.modules[f"{ADDON_MODULE}.blender.preferences"]
+    prefs_module = sys.modules[f"{ADDON_MODULE}.blender.settings.preferences"]
     cls = prefs_module.YVO3D_AddonPreferences
     prefs = _prefs()
 

@@ -1,4 +1,5 @@
-"""Blender layer: capture the selected objects (or an Image Editor image) as a reference image.
+"""Scene layer: render the selected objects (or take an Image Editor image) as a reference image
+file.
 
 The render happens in a temporary scene that links the chosen objects, with its own camera,
 world and render settings, so the user's scene, its camera, visibility and render settings are
@@ -16,125 +17,33 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast
 
 import bpy
-from bpy.props import (
-    BoolProperty,
-    EnumProperty,
-    FloatProperty,
-    FloatVectorProperty,
-    IntProperty,
-    StringProperty,
-)
-from bpy.types import Operator, Panel
 from mathutils import Euler, Matrix, Vector
 
-from ..core import errors
-from ..core.params import MAX_IMAGES
-from . import properties, runtime
+from ...core import errors
+from ...core.params import MAX_IMAGES
+from ..settings import properties
+from ..settings.capture_options import Shot
 
 if TYPE_CHECKING:
     from bpy.stub_internal.rna_enums import OperatorReturnItems
 
+
 Result = set["OperatorReturnItems"]
 
+
 TEMP_NAME = "YVO3D Capture"
-FOLDER = "captures"
+
+
 AUTO_LENS = 70.0  # mm on a 36 mm sensor: little perspective distortion, like a product photo
+
+
 AUTO_SENSOR = 36.0
+
+
 ELEVATION = math.radians(20.0)
-MIN_RESOLUTION = 64
-"""core.images.MIN_SIDE, the smallest side a reference may have (written out: that module is
-imported on first use, not when the add-on is enabled)."""
+
+
 _GEOMETRY = frozenset({"MESH", "CURVE", "SURFACE", "META", "FONT"})
-
-VIEWS = (
-    ("THREE_QUARTER", "Three-Quarter", "From the front right and a little above"),
-    ("FRONT", "Front", "Straight from the front (looking along +Y)"),
-    ("CAMERA", "Active Camera", "From the scene camera's direction (re-framed to fit)"),
-)
-ENGINES = (
-    ("WORKBENCH", "Workbench", "Fast: studio lighting, material and texture colours"),
-    ("CYCLES", "Cycles", "Slower: the materials as rendered, lit by a soft light"),
-)
-
-
-@dataclass
-class Shot:
-    """How one capture is rendered (plain data, read from the scene's settings)."""
-
-    view: str = "THREE_QUARTER"
-    margin: float = 0.08
-    """Empty border on each side, as a fraction of the image (on the longer axis)."""
-    resolution: int = 1024
-    transparent: bool = True
-    color: tuple[float, float, float] = (0.8, 0.8, 0.8)
-    """The plain background (scene linear), when not transparent."""
-    engine: str = "WORKBENCH"
-    samples: int = 16
-
-
-class YVO3D_PG_capture(bpy.types.PropertyGroup):
-    """How the scene is captured as a reference image."""
-
-    view: EnumProperty(name="View", description="Where the picture is taken from", items=VIEWS)
-    margin: FloatProperty(
-        name="Margin",
-        description="Empty border around the object on each side, as a fraction of the image",
-        default=0.08,
-        min=0.0,
-        max=0.4,
-        subtype="FACTOR",
-    )
-    background: EnumProperty(
-        name="Background",
-        description="What is behind the object",
-        items=(
-            ("TRANSPARENT", "Transparent", "A transparent background (PNG with alpha)"),
-            ("PLAIN", "Plain", "A plain colour"),
-        ),
-        default="TRANSPARENT",
-    )
-    color: FloatVectorProperty(
-        name="Colour",
-        description="The plain background colour",
-        subtype="COLOR",
-        size=3,
-        min=0.0,
-        max=1.0,
-        default=(0.8, 0.8, 0.8),
-    )
-    resolution: IntProperty(
-        name="Size",
-        description="Width and height of the image in pixels",
-        default=1024,
-        min=MIN_RESOLUTION,
-        max=4096,
-        soft_min=256,
-        soft_max=2048,
-        subtype="PIXEL",
-    )
-    engine: EnumProperty(name="Engine", description="How it is rendered", items=ENGINES)
-    samples: IntProperty(
-        name="Samples",
-        description="Cycles samples (more: less noise, slower)",
-        default=16,
-        min=1,
-        max=1024,
-    )
-
-
-def shot_of(group: Any) -> Shot:
-    return Shot(
-        view=str(group.view),
-        margin=float(group.margin),
-        resolution=int(group.resolution),
-        transparent=group.background == "TRANSPARENT",
-        color=(float(group.color[0]), float(group.color[1]), float(group.color[2])),
-        engine=str(group.engine),
-        samples=int(group.samples),
-    )
-
-
-# -- framing ------------------------------------------------------------------------------------
 
 
 def _orientation(shot: Shot, camera: bpy.types.Object | None) -> Matrix:
@@ -256,9 +165,6 @@ def frame(
         clip_start=max(1e-4, (z_min - cz) * 0.5),
         clip_end=(z_max - cz) * 1.5 + 1e-3,
     )
-
-
-# -- rendering ----------------------------------------------------------------------------------
 
 
 def with_children(objects: Iterable[bpy.types.Object]) -> list[bpy.types.Object]:
@@ -426,30 +332,23 @@ def _all_transparent(path: str) -> bool:
         bpy.data.images.remove(image)
 
 
-# -- into the image slots -----------------------------------------------------------------------
-
-
-def captures_dir() -> str:
-    path = os.path.join(runtime.user_dir(), FOLDER)
-    os.makedirs(path, exist_ok=True)
-    return path
-
-
 def _safe(text: str) -> str:
     return re.sub(r"[^\w.-]+", "_", text).strip("._")[:40] or "capture"
 
 
-def new_capture_path(stem: str) -> str:
+def new_capture_path(folder: str, stem: str) -> str:
+    """A new PNG path in `folder` (made when missing), named after `stem` and the time."""
     import uuid  # late, like the image checks: enabling the add-on must stay cheap
 
+    os.makedirs(folder, exist_ok=True)
     stamp = time.strftime("%Y%m%d-%H%M%S")
-    return os.path.join(captures_dir(), f"{_safe(stem)}-{stamp}-{uuid.uuid4().hex[:6]}.png")
+    return os.path.join(folder, f"{_safe(stem)}-{stamp}-{uuid.uuid4().hex[:6]}.png")
 
 
 def use_as_reference(context: bpy.types.Context, path: str, *, new_slot: bool = False) -> int:
     """Put the image file into the active slot (or a new one); returns the slot index.
     InputError when the file is no usable reference or every slot is taken."""
-    from ..core import images
+    from ...core import images
 
     settings: Any = context.scene.yvo3d  # type: ignore[union-attr]
     _, notes = images.check(path)
@@ -470,7 +369,6 @@ def use_as_reference(context: bpy.types.Context, path: str, *, new_slot: bool = 
     slot.image = None
     slot.filepath = path
     settings.active_image = index
-    runtime.load_thumbnail(path)
     return index
 
 
@@ -510,15 +408,12 @@ def save_image_png(image: bpy.types.Image, path: str) -> str:
     return path
 
 
-def image_as_file(image: bpy.types.Image) -> str:
-    """The image's own file when it is unmodified on disk, else a PNG copy in captures/."""
+def image_as_file(image: bpy.types.Image, folder: str) -> str:
+    """The image's own file when it is unmodified on disk, else a PNG copy in `folder`."""
     path = properties.image_file(image)
     if path and os.path.isfile(path):
         return path
-    return save_image_png(image, new_capture_path(image.name))
-
-
-# -- operators and panels -----------------------------------------------------------------------
+    return save_image_png(image, new_capture_path(folder, image.name))
 
 
 def _targets(context: bpy.types.Context) -> list[bpy.types.Object]:
@@ -529,175 +424,9 @@ def _targets(context: bpy.types.Context) -> list[bpy.types.Object]:
     return with_children(o for o in chosen if o.type != "CAMERA" and o.type != "LIGHT")
 
 
-class YVO3D_OT_capture_reference(Operator):
-    """Render just the selected objects, framed, and use the picture as the reference image"""
-
-    bl_idname = "yvo3d.capture_reference"
-    bl_label = "Capture Selected"
-    bl_options = {"REGISTER", "UNDO"}
-
-    new_slot: BoolProperty(
-        name="As New View",
-        description="Add the picture as another view instead of replacing the active image",
-        default=False,
-        options={"SKIP_SAVE"},
-    )
-
-    @classmethod
-    def poll(cls, context: bpy.types.Context) -> bool:
-        scene = getattr(context, "scene", None)
-        if getattr(scene, "yvo3d_capture", None) is None:
-            return False
-        if getattr(context, "mode", "OBJECT") != "OBJECT":
-            cls.poll_message_set("Switch to Object mode to capture")
-            return False
-        # Cheap for every redraw: the children are gathered only when the operator runs.
-        chosen = list(getattr(context, "selected_objects", None) or ())
-        active = getattr(context, "active_object", None)
-        if not any(o.type not in ("CAMERA", "LIGHT") for o in chosen or [active] if o):
-            cls.poll_message_set("Select the object to capture")
-            return False
-        return True
-
-    def execute(self, context: bpy.types.Context) -> Result:
-        scene: Any = context.scene
-        shot = shot_of(scene.yvo3d_capture)
-        objects = _targets(context)
-        active = getattr(context, "active_object", None)
-        stem = f"{(active or objects[0]).name}-{shot.view.lower()}"
-        try:
-            path = render_objects(context, objects, shot, new_capture_path(stem))
-            index = use_as_reference(context, path, new_slot=self.new_slot)
-        except errors.Yvo3dError as exc:
-            self.report({"ERROR"}, exc.user_text())
-            return {"CANCELLED"}
-        except RuntimeError as exc:
-            self.report({"ERROR"}, f"The capture failed: {exc}")
-            return {"CANCELLED"}
-        self.report({"INFO"}, f"Captured {os.path.basename(path)} as reference image {index + 1}")
-        return {"FINISHED"}
-
-
 def _editor_image(context: bpy.types.Context) -> bpy.types.Image | None:
     space = getattr(context, "space_data", None)
     if space is not None and getattr(space, "type", "") == "IMAGE_EDITOR":
         image = getattr(space, "image", None)
         return image if isinstance(image, bpy.types.Image) else None
     return None
-
-
-class YVO3D_OT_use_editor_image(Operator):
-    """Use this image (a painting, a sketch, a render) as the YVO3D reference image"""
-
-    bl_idname = "yvo3d.use_editor_image"
-    bl_label = "Use as Reference Image"
-    bl_options = {"REGISTER", "UNDO"}
-
-    image: StringProperty(
-        name="Image",
-        description="The image to use (empty: the one shown in the Image Editor)",
-        options={"SKIP_SAVE"},
-    )
-    new_slot: BoolProperty(
-        name="As New View",
-        description="Add the image as another view instead of replacing the active image",
-        default=False,
-        options={"SKIP_SAVE"},
-    )
-
-    @classmethod
-    def poll(cls, context: bpy.types.Context) -> bool:
-        if getattr(getattr(context, "scene", None), "yvo3d", None) is None:
-            return False
-        return True
-
-    def execute(self, context: bpy.types.Context) -> Result:
-        image = bpy.data.images.get(self.image) if self.image else _editor_image(context)
-        if image is None:
-            self.report({"ERROR"}, "Open an image in the Image Editor first")
-            return {"CANCELLED"}
-        try:
-            path = image_as_file(image)
-            index = use_as_reference(context, path, new_slot=self.new_slot)
-        except errors.Yvo3dError as exc:
-            self.report({"ERROR"}, exc.user_text())
-            return {"CANCELLED"}
-        self.report({"INFO"}, f'"{image.name}" is reference image {index + 1}')
-        return {"FINISHED"}
-
-
-class YVO3D_PT_capture(Panel):
-    """Render the selected objects as the reference image (a blockout becomes a model)"""
-
-    bl_idname = "YVO3D_PT_capture"
-    bl_label = "Capture from Scene"
-    bl_space_type: Any = "VIEW_3D"
-    bl_region_type: Any = "UI"
-    bl_category = "YVO3D"
-    bl_parent_id = "YVO3D_PT_images"
-    bl_options = {"DEFAULT_CLOSED"}
-
-    def draw(self, context: bpy.types.Context) -> None:
-        group = getattr(context.scene, "yvo3d_capture", None)
-        if group is None:
-            return
-        layout: Any = self.layout
-        column = layout.column()
-        column.use_property_split = True
-        column.use_property_decorate = False
-        column.prop(group, "view")
-        column.prop(group, "margin")
-        column.prop(group, "background")
-        if group.background == "PLAIN":
-            column.prop(group, "color")
-        column.prop(group, "resolution")
-        column.prop(group, "engine")
-        if group.engine == "CYCLES":
-            column.prop(group, "samples")
-        row = layout.row(align=True)
-        row.scale_y = 1.3
-        row.operator(YVO3D_OT_capture_reference.bl_idname, icon="RESTRICT_RENDER_OFF")
-        add = row.operator(YVO3D_OT_capture_reference.bl_idname, text="", icon="ADD")
-        add.new_slot = True
-
-
-class YVO3D_PT_image_editor(Panel):
-    """Use the image shown here as the YVO3D reference image"""
-
-    bl_idname = "YVO3D_PT_image_editor"
-    bl_label = "YVO3D"
-    bl_space_type: Any = "IMAGE_EDITOR"
-    bl_region_type: Any = "UI"
-    bl_category = "YVO3D"
-
-    def draw(self, context: bpy.types.Context) -> None:
-        layout: Any = self.layout
-        image = _editor_image(context)
-        if image is None:
-            layout.label(text="Open or paint an image", icon="INFO")
-            return
-        layout.label(text=image.name, icon="IMAGE_DATA")
-        row = layout.row(align=True)
-        row.operator(YVO3D_OT_use_editor_image.bl_idname, icon="EXPORT")
-        add = row.operator(YVO3D_OT_use_editor_image.bl_idname, text="", icon="ADD")
-        add.new_slot = True
-
-
-def register() -> None:
-    scene_type: Any = bpy.types.Scene
-    props: Any = bpy.props  # the stubs' PointerProperty returns None
-    scene_type.yvo3d_capture = props.PointerProperty(type=YVO3D_PG_capture, name="YVO3D Capture")
-
-
-def unregister() -> None:
-    if hasattr(bpy.types.Scene, "yvo3d_capture"):
-        del bpy.types.Scene.yvo3d_capture
-
-
-classes = (
-    YVO3D_PG_capture,
-    YVO3D_OT_capture_reference,
-    YVO3D_OT_use_editor_image,
-    YVO3D_PT_capture,
-    YVO3D_PT_image_editor,
-)

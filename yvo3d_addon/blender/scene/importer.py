@@ -1,34 +1,41 @@
-"""Blender layer: a GLB becomes one collection under one root, placed, stamped and materialled.
+"""Scene layer: GLB -> objects in one collection under one root, placed on a point, materials
+stored, stamped; nothing half-imported stays on failure."""
 
-Main thread only. Pushes no undo step: the operator that calls `import_glb` owns that.
-"""
-
-import importlib
 import json
 import os
 import re
 import shutil
-from array import array
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, cast
 
 import bpy
 from mathutils import Matrix, Vector
 
-from . import preferences
+from .bounds import _world_bounds
 
 SHAPE_MATERIAL_NAME = "YVO3D Shape"
+
+
 SHAPE_MATERIAL_TAG = "yvo3d_shape_material"
+
+
 SHAPE_COLOR = (0.7, 0.7, 0.7, 1.0)
+
+
 SHADING_WARNING = (
     "Textures show in Material Preview: press Z in the viewport and pick Material Preview"
 )
+
+
 UNSAVED_BESIDE_WARNING = (
     "Textures were packed into the .blend: save the .blend first to keep them in a "
     "textures/ folder beside it"
 )
+
+
 IMAGES_MODES = ("PACK", "BESIDE")
+
 
 # Every kind of data block the glTF importer can create: all are removed if the import fails.
 # Objects go first so the data they use is free to go; collections go last.
@@ -46,12 +53,15 @@ _TRACKED = (
     "curves",
     "collections",
 )
-_GEOMETRY_TYPES = frozenset(
-    {"MESH", "CURVE", "SURFACE", "META", "FONT", "CURVES", "POINTCLOUD", "VOLUME"}
-)
+
+
 # Keys that may carry credentials: never stamped on an object, at any depth.
 _SECRET_KEY = re.compile(r"secret|password|passwd|api_?key|token|authori[sz]ation|credential", re.I)
+
+
 _INT32 = (-(2**31), 2**31 - 1)
+
+
 _EXTENSIONS = {
     "PNG": ".png",
     "JPEG": ".jpg",
@@ -84,7 +94,6 @@ def import_glb(
     *,
     name: str,
     location: tuple[float, float, float] | None = None,
-    stamp: Mapping[str, object] | None = None,
     shape_only: bool = False,
     images_mode: str = "PACK",
 ) -> ImportResult:
@@ -106,7 +115,7 @@ def import_glb(
     _ensure_object_mode(context)
     before = _snapshot()
     try:
-        return _import(context, path, name, target, stamp or {}, shape_only, images_mode, before)
+        return _import(context, path, name, target, shape_only, images_mode, before)
     except Exception as exc:
         _remove_new(before)
         raise RuntimeError(f"Could not import {label}: {_reason(exc)}") from exc
@@ -117,7 +126,6 @@ def _import(
     path: str,
     name: str,
     target: Vector,
-    stamp: Mapping[str, object],
     shape_only: bool,
     images_mode: str,
     before: dict[str, set[int]],
@@ -150,7 +158,6 @@ def _import(
     root.matrix_world = moved
     view_layer.update()
 
-    _stamp(root, stamp, _secrets(context))
     _apply_materials(imported, shape_only, before)
     warnings: list[str] = []
     images: list[bpy.types.Image] = _new(before, "images")
@@ -220,72 +227,6 @@ def _reason(exc: BaseException) -> str:
     return text.removeprefix("Error:").strip() or type(exc).__name__
 
 
-def axis_bounds(coords: "array[float]") -> tuple[list[float], list[float]] | None:
-    """(lowest, highest) per axis of flat float32 x, y, z coordinates; None when empty.
-
-    numpy does it in C: Python's min() and max() over the vertices of a 100k-triangle result
-    took ~10 ms per bounds (docs/performance.md). numpy ships with Blender and is imported
-    here, not with the module: the glTF importer has loaded it by then, and enabling the
-    add-on does not pay for it."""
-    if len(coords) < 3:
-        return None
-    np: Any = importlib.import_module("numpy")
-    points = np.frombuffer(coords, dtype=np.float32)
-    # One strided pass per axis: reducing the (n, 3) view along axis 0 took ~4 ms, this ~0.2 ms.
-    axes = [points[axis::3] for axis in range(3)]
-    return [float(a.min()) for a in axes], [float(a.max()) for a in axes]
-
-
-def mesh_coords(mesh: bpy.types.Mesh) -> "array[float]":
-    """A mesh's vertex positions as flat float32 x, y, z.
-
-    Read through the position attribute, one block copy: `vertices.foreach_get("co")` goes
-    vertex by vertex (3 ms against 0.03 ms on a 100k-triangle result, 4.2 and 5.0)."""
-    coords = array("f", bytes(12 * len(mesh.vertices)))
-    position = mesh.attributes.get("position")
-    if position is not None and position.domain == "POINT" and position.data_type == "FLOAT_VECTOR":
-        position.data.foreach_get("vector", coords)
-    else:
-        mesh.vertices.foreach_get("co", coords)
-    return coords
-
-
-def _world_bounds(
-    objects: Iterable[bpy.types.Object], depsgraph: bpy.types.Depsgraph
-) -> tuple[Vector, Vector]:
-    low = [float("inf")] * 3
-    high = [float("-inf")] * 3
-
-    def grow(coords: "array[float]") -> None:
-        found = axis_bounds(coords)
-        if found is not None:
-            for axis in range(3):
-                low[axis] = min(low[axis], found[0][axis])
-                high[axis] = max(high[axis], found[1][axis])
-
-    for obj in objects:
-        if obj.type not in _GEOMETRY_TYPES:
-            continue
-        evaluated = obj.evaluated_get(depsgraph)
-        if obj.type == "MESH":
-            # A temporary evaluated copy: transforming it to world space runs in C.
-            mesh = evaluated.to_mesh()
-            try:
-                mesh.transform(obj.matrix_world)
-                coords = mesh_coords(mesh)
-            finally:
-                evaluated.to_mesh_clear()
-        else:
-            corners = [obj.matrix_world @ Vector(corner) for corner in evaluated.bound_box]
-            coords = array("f", (v for w in corners for v in (w.x, w.y, w.z)))
-        grow(coords)
-    if low[0] == float("inf"):
-        # No geometry at all (empties, lights): the object origins are the best extent.
-        origins = [obj.matrix_world.translation for obj in objects]
-        grow(array("f", (v for w in origins for v in (w.x, w.y, w.z))))
-    return Vector(low), Vector(high)
-
-
 def _make_root(
     imported: list[bpy.types.Object],
     name: str,
@@ -314,12 +255,6 @@ def _make_root(
     return root
 
 
-def _secrets(context: bpy.types.Context) -> list[str]:
-    found = preferences.credentials(context)
-    # Too short to be a real secret: matching it would reject ordinary text.
-    return [value for value in (found or ()) if len(value) >= 8]
-
-
 def _scrub(value: object) -> object:
     if isinstance(value, Mapping):
         return {str(k): _scrub(v) for k, v in value.items() if not _SECRET_KEY.search(str(k))}
@@ -337,9 +272,15 @@ def _encode(value: object) -> object:
     return json.dumps(_scrub(value), sort_keys=True, default=str)
 
 
-def _stamp(root: bpy.types.Object, stamp: Mapping[str, object], secrets: list[str]) -> None:
+def stamp(
+    root: bpy.types.Object, fields: Mapping[str, object], secrets: Sequence[str] = ()
+) -> None:
+    """Write the job id, source image names, parameters and cost on the result's root as
+    custom properties; never a key that looks like a credential, nor a value that holds one of
+    `secrets` (too short ones are ignored: they would match ordinary text)."""
+    secrets = [value for value in secrets if len(value) >= 8]
     values: dict[str, object] = {"job_id": "", "images": [], "params": {}}
-    values.update(stamp)
+    values.update(fields)
     for key, value in values.items():
         bare = key.removeprefix("yvo3d_")
         if value is None or _SECRET_KEY.search(bare):

@@ -2,12 +2,13 @@
 
 import math
 import os
+from collections.abc import Callable
 from typing import Any
 
 import bpy
 from bpy.props import PointerProperty, StringProperty
 
-from ..core.params import DEFAULT_TABLE, MAX_IMAGES, Param
+from ...core.params import DEFAULT_TABLE, MAX_IMAGES, Param
 
 # The settings class is built from data, where the stubs' "returns None" for bpy.props
 # functions does not fit: call them through an untyped handle.
@@ -18,11 +19,20 @@ TABLE = DEFAULT_TABLE
 DEFAULT_NAME = "YVO3D Model"
 
 
-def _settings_changed(self: Any, context: bpy.types.Context) -> None:
-    # Imported late: runtime imports this module for settings_dict/image_paths.
-    from . import runtime
+_on_change: Callable[[bpy.types.Context], None] | None = None
+"""The one hook a change of the settings calls: the session's live price (`on_change`). The
+settings never import the session: it plugs itself in when the add-on is registered."""
 
-    runtime.request_price(context)
+
+def on_change(hook: Callable[[bpy.types.Context], None] | None) -> None:
+    """Set (or with None clear) what a change of the scene's settings calls."""
+    global _on_change
+    _on_change = hook
+
+
+def _settings_changed(self: Any, context: bpy.types.Context) -> None:
+    if _on_change is not None:
+        _on_change(context)
 
 
 class YVO3D_PG_image(bpy.types.PropertyGroup):
@@ -205,15 +215,30 @@ def image_count(settings: Any) -> int:
 
 def image_paths(settings: Any) -> list[str]:
     """Files of the used slots (no I/O; Blender images without a file give their temp copy's
-    path when one was made, see runtime.materialize)."""
-    from . import runtime
+    path when one was made, see scene.image_files.save_image_copy)."""
 
     paths = []
     for slot in used_slots(settings):
-        path = slot_path(slot) or runtime.temp_copy_path(slot)
+        path = slot_path(slot) or temp_copy_path(slot)
         if path:
             paths.append(path)
     return paths
+
+
+_temp_copies: dict[str, str] = {}
+"""Blender image name -> the PNG copy saved for it (scene.image_files.save_image_copy)."""
+
+
+def remember_copy(image_name: str, path: str) -> None:
+    _temp_copies[image_name] = path
+
+
+def temp_copy_path(slot: Any) -> str:
+    image = slot.image
+    if image is None:
+        return ""
+    path = _temp_copies.get(image.name, "")
+    return path if path and os.path.isfile(path) else ""
 
 
 def slot_label(slot: Any) -> str:

@@ -5,7 +5,7 @@ import os
 import bpy
 from bpy.props import BoolProperty, EnumProperty, FloatProperty, PointerProperty, StringProperty
 
-from .cleanup import YVO3D_PG_import_options, draw_options
+from .import_options import Options, YVO3D_PG_import_options, draw_options, options_of
 
 # Preferences are keyed by the installed base package (bl_ext.<repo>.yvo3d); this module
 # lives one level below it.
@@ -203,6 +203,18 @@ def credentials(context: bpy.types.Context) -> tuple[str, str] | None:
         return _env_credentials()
     key, secret = prefs.api_key.strip(), prefs.api_secret.strip()
     return (key, secret) if key and secret else None
+
+
+def effective_import_options(context: bpy.types.Context) -> Options:
+    """The options an import into the context's scene uses: the scene's override, else the
+    preset in the preferences, else the defaults."""
+    scene = getattr(context, "scene", None)
+    override = getattr(scene, "yvo3d_import", None) if scene is not None else None
+    if override is not None and override.use_override:
+        return options_of(override)
+    prefs = get_prefs(context)
+    group = getattr(prefs, "import_options", None) if prefs is not None else None
+    return options_of(group) if group is not None else Options()
 
 
 def service_url_effective(context: bpy.types.Context) -> str:

@@ -1,10 +1,5 @@
-"""Blender layer: the Library panel: every downloaded result, with its thumbnail and provenance.
-
-The list is read from disk by `refresh` (an operator, a timer, never draw) into a window-manager
-collection that a UIList shows; draw reads only that collection and an in-memory cache of the
-entries. Thumbnails are previews of the entry's preview.png or its first input copy, loaded
-lazily by Blender and cached by entry.
-"""
+"""Operators layer: the Library: fill the list from the job manager's library (with thumbnails),
+refresh, recall parameters, reveal, delete."""
 
 import os
 import time
@@ -13,28 +8,35 @@ from typing import TYPE_CHECKING, Any
 import bpy
 from bpy.props import (
     BoolProperty,
-    CollectionProperty,
-    FloatProperty,
-    IntProperty,
     StringProperty,
 )
-from bpy.types import Operator, Panel, UIList
+from bpy.types import Operator
 
-from ..core import errors
-from ..core.library import LibraryEntry
-from . import properties, runtime
+from ...core import errors
+from ...core.library import LibraryEntry
+from ..session import runtime
+from ..settings import properties
+from ..settings.library_list import state
 
 if TYPE_CHECKING:
     import bpy.utils.previews
     from bpy.stub_internal.rna_enums import OperatorReturnItems
 
+
 Result = set["OperatorReturnItems"]
+
 
 _previews: "bpy.utils.previews.ImagePreviewCollection | None" = None
 """Made on the first thumbnail (bpy.utils.previews is imported then, not at enable time)."""
+
+
 _entries: dict[str, LibraryEntry] = {}
 """The entries of the last refresh, by id (draw reads these, never the disk)."""
+
+
 _NEVER = object()
+
+
 _seen: object = _NEVER
 """`_signature()` at the last refresh: a change (a new download, another library folder, the
 manager gone after a restart) means the list is out of date."""
@@ -42,34 +44,6 @@ manager gone after a restart) means the list is out of date."""
 
 def _format_date(created: float) -> str:
     return time.strftime("%Y-%m-%d %H:%M", time.localtime(created))
-
-
-class YVO3D_PG_library_item(bpy.types.PropertyGroup):
-    """One library entry as the list shows it."""
-
-    entry_id: StringProperty(name="Entry")
-    created: FloatProperty(name="Created")
-    date: StringProperty(name="Date")
-    job_id: StringProperty(name="Job")
-
-
-class YVO3D_PG_library(bpy.types.PropertyGroup):
-    """The Library panel's list and its state (session data, rebuilt from disk)."""
-
-    items: CollectionProperty(type=YVO3D_PG_library_item, name="Results")
-    index: IntProperty(name="Selected Result", default=0, min=0)
-    search: StringProperty(
-        name="Search",
-        description="Show only results whose name contains this text",
-        default="",
-        options={"TEXTEDIT_UPDATE"},
-    )
-    show_params: BoolProperty(name="Parameters", description="Show the parameters", default=False)
-
-
-def state(context: bpy.types.Context) -> Any:
-    wm = getattr(context, "window_manager", None)
-    return getattr(wm, "yvo3d_library", None) if wm is not None else None
 
 
 def thumbnail_path(entry: LibraryEntry) -> str:
@@ -213,55 +187,6 @@ def _entry(context: bpy.types.Context, entry_id: str) -> LibraryEntry | None:
     if not entry_id:
         return active_entry(context)
     return _entries.get(entry_id) or runtime.manager(context).library.get(entry_id)
-
-
-# -- the list -----------------------------------------------------------------------------------
-
-
-class YVO3D_UL_library(UIList):
-    """Downloaded results, newest first."""
-
-    def draw_item(
-        self,
-        context: bpy.types.Context,
-        layout: Any,
-        data: Any,
-        item: Any,
-        icon: int | None,
-        active_data: Any,
-        active_property: str | None,
-        index: int | None = 0,
-        flt_flag: int | None = 0,
-    ) -> None:
-        thumb = thumb_icon(item.entry_id)
-        row = layout.row(align=True)
-        if thumb:
-            row.label(text=item.name, icon_value=thumb)
-        else:
-            row.label(text=item.name, icon="MESH_MONKEY")
-        sub = row.row()
-        sub.alignment = "RIGHT"
-        sub.label(text=item.date)
-
-    # The stubs declare no return value; Blender reads (flags, order) from this method.
-    def filter_items(  # type: ignore[override]
-        self, context: bpy.types.Context, data: Any, prop: str
-    ) -> tuple[list[int], list[int]]:
-        items = getattr(data, prop)
-        text = str(getattr(state(context), "search", "") or self.filter_name).lower()
-        flags = [
-            self.bitflag_filter_item if not text or text in item.name.lower() else 0
-            for item in items
-        ]
-        # Newest first, whatever order the collection holds.
-        order = sorted(range(len(items)), key=lambda i: -items[i].created)
-        ranks = [0] * len(items)
-        for rank, index in enumerate(order):
-            ranks[index] = rank
-        return flags, ranks
-
-
-# -- operators ----------------------------------------------------------------------------------
 
 
 class YVO3D_OT_library_refresh(Operator):
@@ -410,116 +335,10 @@ class YVO3D_OT_library_delete(Operator):
         return {"FINISHED"}
 
 
-# -- the panel ----------------------------------------------------------------------------------
-
-
-class YVO3D_PT_library(Panel):
-    """Every downloaded result: import again for free, recall its parameters"""
-
-    bl_idname = "YVO3D_PT_library"
-    bl_label = "Library"
-    bl_space_type: Any = "VIEW_3D"
-    bl_region_type: Any = "UI"
-    bl_category = "YVO3D"
-
-    def draw_header_preset(self, context: bpy.types.Context) -> None:
-        layout: Any = self.layout
-        layout.operator(YVO3D_OT_library_refresh.bl_idname, text="", icon="FILE_REFRESH")
-
-    def draw(self, context: bpy.types.Context) -> None:
-        layout: Any = self.layout
-        data = state(context)
-        if data is None:
-            return
-        if _signature() != _seen:
-            _refresh_soon()
-        layout.prop(data, "search", text="", icon="VIEWZOOM")
-        if not data.items:
-            layout.label(text="No downloaded models yet", icon="INFO")
-            return
-        if getattr(context, "region", None) is not None:
-            layout.template_list(
-                "YVO3D_UL_library", "", data, "items", data, "index", rows=4, maxrows=8
-            )
-        else:
-            _draw_rows(layout, data)  # template_list needs a region (it crashes without one)
-        entry = active_entry(context)
-        if entry is None:
-            return
-        match = runtime.library_match.get("entry") == entry.id
-        _draw_entry(layout, data, entry, match)
-
-
-def _draw_rows(layout: Any, data: Any) -> None:
-    """The list as plain rows, filtered like the UIList, the selected one marked."""
-    text = str(data.search).lower()
-    column = layout.column(align=True)
-    for index, item in enumerate(data.items):
-        if text and text not in item.name.lower():
-            continue
-        row = column.row()
-        row.label(text=item.name, icon="RIGHTARROW" if index == data.index else "BLANK1")
-        row.label(text=item.date)
-
-
-def _draw_entry(layout: Any, data: Any, entry: LibraryEntry, match: bool) -> None:
-    box = layout.box()
-    head = box.row()
-    thumb = thumb_icon(entry.id)
-    if thumb:
-        head.template_icon(icon_value=thumb, scale=5.0)
-    column = head.column(align=True)
-    column.label(text=entry.name)
-    column.label(text=_format_date(entry.created), icon="TIME")
-    column.label(text=f"Job {entry.job_id or '-'}")
-    if entry.cost is not None:
-        column.label(text=f"Paid {entry.cost:g} credits")
-    if match:
-        box.label(text="Identical to your current request", icon="CHECKMARK")
-    images = box.column(align=True)
-    for index, image in enumerate(entry.images):
-        name = str(image.get("name", "")) or f"Image {index + 1}"
-        input_icon = thumb_icon(f"{entry.id}/input{index}")
-        if input_icon:
-            images.label(text=name, icon_value=input_icon)
-        else:
-            images.label(text=name, icon="FILE_IMAGE")
-    box.prop(
-        data,
-        "show_params",
-        icon="TRIA_DOWN" if data.show_params else "TRIA_RIGHT",
-        emboss=False,
-    )
-    if data.show_params:
-        params = box.column(align=True)
-        shown = {k: v for k, v in entry.body.items() if k != "images"} or entry.settings
-        for key in sorted(shown):
-            params.label(text=f"{key}: {shown[key]}")
-    row = box.row(align=True)
-    row.scale_y = 1.2
-    op = row.operator("yvo3d.import_job", text="Import (free)", icon="IMPORT")
-    op.library_id = entry.id
-    op = row.operator(YVO3D_OT_library_recall.bl_idname, text="Recall", icon="RECOVER_LAST")
-    op.entry_id = entry.id
-    row = box.row(align=True)
-    op = row.operator(YVO3D_OT_library_reveal.bl_idname, text="Reveal", icon="FILEBROWSER")
-    op.entry_id = entry.id
-    op = row.operator(YVO3D_OT_library_delete.bl_idname, text="Delete", icon="TRASH")
-    op.entry_id = entry.id
-
-
-def register() -> None:
-    wm_type: Any = bpy.types.WindowManager
-    props: Any = bpy.props  # the stubs' PointerProperty returns None
-    wm_type.yvo3d_library = props.PointerProperty(type=YVO3D_PG_library, name="YVO3D Library")
-
-
 def unregister() -> None:
     global _previews, _seen
     if bpy.app.timers.is_registered(_refresh_timer):
         bpy.app.timers.unregister(_refresh_timer)
-    if hasattr(bpy.types.WindowManager, "yvo3d_library"):
-        del bpy.types.WindowManager.yvo3d_library
     if _previews is not None:
         from bpy.utils import previews
 
@@ -530,12 +349,8 @@ def unregister() -> None:
 
 
 classes = (
-    YVO3D_PG_library_item,
-    YVO3D_PG_library,
-    YVO3D_UL_library,
     YVO3D_OT_library_refresh,
     YVO3D_OT_library_recall,
     YVO3D_OT_library_reveal,
     YVO3D_OT_library_delete,
-    YVO3D_PT_library,
 )

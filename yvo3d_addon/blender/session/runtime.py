@@ -1,4 +1,5 @@
-"""Blender layer: the session's one job manager, pricer and credentials snapshot.
+"""Session layer: the session's one job manager, pricer and credentials snapshot: the only holder
+of process state.
 
 Everything here is created on the main thread. Worker threads only ever reach `make_client`,
 which reads the plain-data snapshot taken on the main thread: workers never touch bpy.
@@ -12,7 +13,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import re
 import socket
 import threading
 import time
@@ -23,25 +23,35 @@ from urllib.parse import urlsplit
 
 import bpy
 
-from ..core import errors
-from . import preferences, properties
+from ...core import errors
+from ..settings import preferences, properties
 
 if TYPE_CHECKING:
     import bpy.utils.previews
     import requests
 
-    from ..core.client import ScenarioClient
-    from ..core.jobs import JobManager, PollPolicy
-    from ..core.pricing import Pricer, Quote, UploadCache
+    from ...core.client import ScenarioClient
+    from ...core.jobs import JobManager, PollPolicy
+    from ...core.pricing import Pricer, Quote, UploadCache
+
 
 log = logging.getLogger(__name__)
 
+
 ENV_USER_DIR = "YVO3D_USER_DIR"
 """Root of the job store and library instead of the extension's user folder (tests, scripts)."""
+
+
 ENV_POLL_FIRST = "YVO3D_POLL_SECONDS"
 """First poll interval in seconds instead of the policy's (tests, scripts)."""
+
+
 ONLINE_HINT = "Enable Preferences > System > Network > Allow Online Access"
+
+
 CREDENTIALS_HINT = "Add your Scenario API key and secret in Preferences > Add-ons > YVO3D"
+
+
 TEMP_MAX_AGE = 2 * 24 * 3600.0
 
 
@@ -68,27 +78,49 @@ class ConnectionTest:
 
 
 _lock = threading.Lock()
+
+
 _credentials: Credentials | None = None
+
+
 _online = False
 """Blender's online access as the main thread last saw it (workers may not read bpy)."""
+
+
 _manager: JobManager | None = None
+
+
 _pricer: Pricer | None = None
+
+
 _uploads: UploadCache | None = None
+
+
 _threads: list[threading.Thread] = []
-_temp_copies: dict[str, str] = {}
+
+
 _messages: list[tuple[str, str]] = []
+
+
 _previews: bpy.utils.previews.ImagePreviewCollection | None = None  # slot thumbnails
+
+
 _price_wanted = False
+
+
 connection = ConnectionTest()
+
+
 follower_active = False
 """A modal operator is following the jobs (only one at a time)."""
+
+
 fingerprints: dict[str, str] = {}
 """Local job id -> request fingerprint known at submit time (before the worker stores it)."""
+
+
 library_match: dict[str, str] = {}
 """The last Generate refused as a duplicate: {"fingerprint", "entry", "name"}."""
-
-
-# -- credentials ---------------------------------------------------------------------------
 
 
 def take_snapshot(
@@ -118,6 +150,14 @@ def take_snapshot(
         _credentials = snapshot
         _online = bool(bpy.app.online_access)
     return snapshot
+
+
+def secrets(context: bpy.types.Context | None = None) -> list[str]:
+    """The credential strings nothing may write into the scene, a file or a message."""
+    found = preferences.credentials(context or bpy.context)
+    snapshot = credentials()
+    values = [*(found or ()), *((snapshot.key, snapshot.secret) if snapshot is not None else ())]
+    return sorted({value for value in values if value})
 
 
 def credentials() -> Credentials | None:
@@ -172,6 +212,8 @@ def _tracking_pool(base: type[Any], in_flight: _InFlight) -> type[Any]:
 
 
 _sessions: weakref.WeakSet[Any] = weakref.WeakSet()
+
+
 _session_type: type[requests.Session] | None = None
 
 
@@ -248,7 +290,7 @@ def make_client(wait: object = None) -> ScenarioClient:
         )
     if not snapshot.online:
         raise errors.ConfigError("Blender's online access is off.", fix=ONLINE_HINT + ".")
-    from ..core.client import ScenarioClient
+    from ...core.client import ScenarioClient
 
     return ScenarioClient(
         snapshot.base_url,
@@ -259,9 +301,6 @@ def make_client(wait: object = None) -> ScenarioClient:
         verify=snapshot.verify,
         session=_online_only_session_type()(),
     )
-
-
-# -- folders -------------------------------------------------------------------------------
 
 
 def user_dir() -> str:
@@ -277,6 +316,11 @@ def library_dir(context: bpy.types.Context | None = None) -> str:
     if os.environ.get(ENV_USER_DIR, "").strip():
         return os.path.join(user_dir(), "library")
     return preferences.library_path(context or bpy.context)
+
+
+def captures_dir() -> str:
+    """Where captures and preview renders are written (made on first use by the writer)."""
+    return os.path.join(user_dir(), "captures")
 
 
 def temp_dir() -> str:
@@ -301,11 +345,8 @@ def _clean_temp() -> None:
             pass  # in use or already gone: the next session tries again
 
 
-# -- the manager and the pricer -------------------------------------------------------------
-
-
 def _poll_policy(context: bpy.types.Context) -> PollPolicy:
-    from ..core.jobs import PollPolicy
+    from ...core.jobs import PollPolicy
 
     policy = PollPolicy()
     prefs = preferences.get_prefs(context)
@@ -323,7 +364,7 @@ def _poll_policy(context: bpy.types.Context) -> PollPolicy:
 def _upload_cache() -> UploadCache:
     global _uploads
     if _uploads is None:
-        from ..core.pricing import UploadCache
+        from ...core.pricing import UploadCache
 
         _uploads = UploadCache()
     return _uploads
@@ -333,9 +374,9 @@ def manager(context: bpy.types.Context | None = None) -> JobManager:
     """The session's job manager, created on first use (main thread: it opens the store)."""
     global _manager
     if _manager is None:
-        from ..core.jobs import JobManager
-        from ..core.library import Library
-        from ..core.store import JobStore
+        from ...core.jobs import JobManager
+        from ...core.library import Library
+        from ...core.store import JobStore
 
         context = context or bpy.context
         store = JobStore(os.path.join(user_dir(), "jobs.sqlite"))
@@ -363,7 +404,7 @@ def existing_manager() -> JobManager | None:
 def pricer() -> Pricer:
     global _pricer
     if _pricer is None:
-        from ..core.pricing import Pricer
+        from ...core.pricing import Pricer
 
         _pricer = Pricer(make_client, _upload_cache())
     return _pricer
@@ -372,7 +413,7 @@ def pricer() -> Pricer:
 def quote() -> Quote:
     """The price of the current request; "idle" when there is nothing that can be priced."""
     if _pricer is None or not _price_wanted:
-        from ..core.pricing import Quote
+        from ...core.pricing import Quote
 
         return Quote("idle")
     return _pricer.quote()
@@ -401,95 +442,6 @@ def request_price(context: bpy.types.Context | None = None) -> None:
     _price_wanted = True
 
 
-# -- Blender images as files -----------------------------------------------------------------
-
-
-def temp_copy_path(slot: Any) -> str:
-    image = slot.image
-    if image is None:
-        return ""
-    path = _temp_copies.get(image.name, "")
-    return path if path and os.path.isfile(path) else ""
-
-
-def _safe_name(text: str) -> str:
-    return re.sub(r"[^\w.-]+", "_", text).strip("._")[:40] or "image"
-
-
-def save_image_copy(image: bpy.types.Image) -> str:
-    """Save a Blender image (Render Result included) to a new PNG under the extension's
-    folder and return its path; InputError when the image has no pixels to save."""
-    import uuid
-
-    path = os.path.join(temp_dir(), f"{_safe_name(image.name)}-{uuid.uuid4().hex[:8]}.png")
-    if image.type == "RENDER_RESULT":
-        try:
-            image.save_render(filepath=path)
-        except RuntimeError:
-            raise errors.InputError(
-                f'"{image.name}" is empty: nothing has been rendered yet.',
-                fix="Render first (F12), then add the Render Result again.",
-            ) from None
-    else:
-        if image.size[0] == 0 or image.size[1] == 0 or not image.has_data:
-            raise errors.InputError(
-                f'Image "{image.name}" has no pixels (its file is missing or it was never '
-                "loaded or painted).",
-                fix="Reload or repaint the image, or pick another one.",
-            )
-        copy = image.copy()
-        try:
-            copy.filepath_raw = path
-            copy.file_format = "PNG"
-            copy.save()
-        except RuntimeError as exc:
-            raise errors.InputError(
-                f'Image "{image.name}" could not be saved as PNG ({exc}).',
-                fix="Save the image to a file and add that file instead.",
-            ) from None
-        finally:
-            bpy.data.images.remove(copy)
-    if not os.path.isfile(path):
-        raise errors.InputError(f'Image "{image.name}" could not be saved as PNG.')
-    _temp_copies[image.name] = path
-    return path
-
-
-def convert_to_png(path: str) -> str:
-    """An 8-bit PNG copy of an image file Blender can read (EXR, 16-bit, CMYK, TGA, ...)."""
-    import uuid
-
-    out = os.path.join(
-        temp_dir(),
-        f"{_safe_name(os.path.splitext(os.path.basename(path))[0])}-{uuid.uuid4().hex[:8]}.png",
-    )
-    scene: Any = bpy.context.scene
-    fmt, view = scene.render.image_settings, scene.view_settings
-    saved_fmt = (fmt.file_format, fmt.color_depth, fmt.color_mode)
-    saved_view = (view.view_transform, view.look, view.exposure, view.gamma)
-    image = None
-    try:
-        image = bpy.data.images.load(path, check_existing=False)
-        fmt.file_format = "PNG"
-        fmt.color_depth = "8"
-        fmt.color_mode = "RGBA" if image.alpha_mode != "NONE" else "RGB"
-        # A plain sRGB conversion: the scene's look (AgX, Filmic, exposure) must not
-        # change the photo's colours.
-        view.view_transform, view.look, view.exposure, view.gamma = "Standard", "None", 0.0, 1.0
-        image.save_render(filepath=out, scene=scene)
-    except (RuntimeError, TypeError) as exc:
-        raise errors.InputError(
-            f'"{os.path.basename(path)}" could not be converted to PNG ({exc}).',
-            fix="Open it in an image editor and save it as an 8-bit PNG or JPEG.",
-        ) from None
-    finally:
-        fmt.file_format, fmt.color_depth, fmt.color_mode = saved_fmt
-        view.view_transform, view.look, view.exposure, view.gamma = saved_view
-        if image is not None:
-            bpy.data.images.remove(image)
-    return out
-
-
 def load_thumbnail(path: str) -> None:
     """Queue a file's thumbnail for the Images panel (Blender loads it lazily)."""
     global _previews
@@ -511,9 +463,6 @@ def thumbnail_icon(path: str) -> int:
     return int(_previews[path].icon_id)
 
 
-# -- messages for the next tick, the connection test -----------------------------------------
-
-
 def post(level: str, text: str) -> None:
     """A report for the user, shown by the next tick (any thread)."""
     with _lock:
@@ -531,7 +480,7 @@ def start_connection_test() -> threading.Thread:
     """Diagnose the connection on a thread (which step failed: DNS, proxy, TLS, connection,
     key, permission, credits); the result lands in `connection`."""
 
-    from ..core.diagnose import diagnose  # late: it imports requests
+    from ...core.diagnose import diagnose  # late: it imports requests
 
     def run() -> None:
         try:
@@ -553,7 +502,12 @@ def start_connection_test() -> threading.Thread:
     return thread
 
 
-# -- teardown ---------------------------------------------------------------------------------
+def register() -> None:
+    properties.on_change(request_price)
+
+
+def unregister() -> None:
+    properties.on_change(None)
 
 
 def shutdown(timeout: float = 5.0) -> list[str]:

@@ -6,9 +6,11 @@ from typing import Any
 import bpy
 from bpy.app.handlers import persistent
 
-from ..core import errors
-from ..core.store import JobRecord
-from . import operators, properties, runtime
+from ...core import errors
+from ...core.store import JobRecord
+from ..session import runtime
+from ..settings import properties
+from . import common, follow
 
 log = logging.getLogger(__name__)
 
@@ -51,13 +53,13 @@ def _start_follower() -> float | None:
     if not windows:
         return 1.0  # the window is not there yet (Blender starting): try again shortly
     with bpy.context.temp_override(window=windows[0]):
-        operators.ensure_follower(bpy.context)
+        follow.ensure_follower(bpy.context)
     return None
 
 
 def _follow_soon() -> None:
     # A modal operator cannot be started from inside a file load: a timer does it right after.
-    if operators.headless() or runtime.follower_active:
+    if common.headless() or runtime.follower_active:
         return
     if not bpy.app.timers.is_registered(_start_follower):
         bpy.app.timers.register(_start_follower, first_interval=0.2)

@@ -1,4 +1,4 @@
-"""Blender layer: YVO3D results as assets: a preview, their provenance, and a copy in a library.
+"""Scene layer: YVO3D results as assets: a preview, their provenance, and a copy in a library.
 
 A single-object result is marked itself; a result of several objects is marked through its
 collection (appending one object of a hierarchy would leave its children behind). The preview
@@ -10,28 +10,34 @@ import os
 import re
 import time
 from array import array
-from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, cast
 
 import bpy
-from bpy.props import BoolProperty, EnumProperty
-from bpy.types import Operator
 
-from ..core import errors
-from ..core.library import LibraryEntry
-from . import capture, cleanup, runtime
+from ...core import errors
+from ...core.library import LibraryEntry
+from ..settings import capture_options, import_options
+from . import capture, cleanup
 
 if TYPE_CHECKING:
     from bpy.stub_internal.rna_enums import OperatorReturnItems
 
     from .importer import ImportResult
 
+
 Result = set["OperatorReturnItems"]
 
+
 AUTHOR = "Scenario YVO3D"
+
+
 TAGS = ("YVO3D", "Image to 3D")
+
+
 PREVIEW_SIZE = 256
-PREVIEW_SHOT = capture.Shot(
+
+
+PREVIEW_SHOT = capture_options.Shot(
     view="THREE_QUARTER", margin=0.04, resolution=PREVIEW_SIZE, transparent=True
 )
 
@@ -104,9 +110,9 @@ def set_preview_from_file(target: bpy.types.ID, path: str) -> None:
     cast(Any, preview.image_pixels_float).foreach_set(pixels)
 
 
-def render_preview(context: bpy.types.Context, root: bpy.types.Object) -> str:
-    """A small transparent three-quarter render of the result (a PNG in captures/)."""
-    path = capture.new_capture_path(f"{root.name}-preview")
+def render_preview(context: bpy.types.Context, root: bpy.types.Object, folder: str) -> str:
+    """A small transparent three-quarter render of the result (a PNG in `folder`)."""
+    path = capture.new_capture_path(folder, f"{root.name}-preview")
     return capture.render_objects(context, cleanup.hierarchy(root), PREVIEW_SHOT, path)
 
 
@@ -116,9 +122,12 @@ def mark_as_asset(
     *,
     context: bpy.types.Context | None = None,
     preview_path: str = "",
+    render_folder: str = "",
 ) -> bpy.types.ID:
     """Mark the result as an asset: description, author, tags, provenance as custom metadata
-    (job id, source images, parameters) and a preview. Returns the marked ID."""
+    (job id, source images, parameters) and a preview: `preview_path`, else the entry's
+    preview, else a render into `render_folder` (when given), else Blender's own. Returns the
+    marked ID."""
     context = context or bpy.context
     target = asset_id(root)
     target.asset_mark()
@@ -151,9 +160,9 @@ def mark_as_asset(
     if isinstance(info["cost"], int | float):
         data["yvo3d_cost"] = float(info["cost"])
 
-    for source in (preview_path or _preview_file(entry), "render"):
+    for source in (preview_path or _preview_file(entry), "render" if render_folder else ""):
         try:
-            path = render_preview(context, root) if source == "render" else source
+            path = render_preview(context, root, render_folder) if source == "render" else source
             if path:
                 set_preview_from_file(target, path)
                 return target
@@ -161,9 +170,6 @@ def mark_as_asset(
             continue  # an unreadable preview file, or no renderable geometry: the next one
     target.asset_generate_preview()  # slow (a few seconds), but better than no preview
     return target
-
-
-# -- asset libraries ----------------------------------------------------------------------------
 
 
 def libraries(context: bpy.types.Context) -> list[tuple[str, str]]:
@@ -223,26 +229,18 @@ def save_to_library(root: bpy.types.Object, folder: str) -> str:
     return path
 
 
-def _entry(context: bpy.types.Context, library_id: str) -> LibraryEntry | None:
-    if not library_id:
-        return None
-    try:
-        return runtime.manager(context).library.get(library_id)
-    except errors.Yvo3dError:
-        return None
-
-
 def mark_imported(
     context: bpy.types.Context,
     result: "ImportResult",
-    stamp: Mapping[str, object],
-    options: "cleanup.Options",
+    entry: LibraryEntry | None,
+    options: "import_options.Options",
+    *,
+    render_folder: str = "",
 ) -> list[str]:
     """Auto-mark after an import (the preference or the scene's import options); notes."""
     notes: list[str] = []
-    entry = _entry(context, str(stamp.get("library_id", "") or ""))
     try:
-        mark_as_asset(result.root, entry, context=context)
+        mark_as_asset(result.root, entry, context=context, render_folder=render_folder)
         if options.save_asset:
             folder = library_folder(context, options.asset_library)
             save_to_library(result.root, folder)
@@ -251,64 +249,3 @@ def mark_imported(
     except RuntimeError as exc:
         notes.append(f"Not marked as an asset: {exc}")
     return notes
-
-
-_library_items: list[tuple[str, str, str]] = []
-
-
-def _library_enum(self: object, context: bpy.types.Context | None) -> list[tuple[str, str, str]]:
-    # Blender keeps only pointers to the strings: the list must outlive this call.
-    found = libraries(context or bpy.context)
-    _library_items[:] = [(name, name, folder) for name, folder in found if name]
-    if not _library_items:
-        _library_items.append(("", "No asset library", "Add one in Preferences > File Paths"))
-    return _library_items
-
-
-class YVO3D_OT_mark_asset(Operator):
-    """Mark the selected YVO3D model as an asset (preview, provenance), optionally saved into an
-    asset library"""
-
-    bl_idname = "yvo3d.mark_asset"
-    bl_label = "Mark as Asset"
-    bl_options = {"REGISTER", "UNDO"}
-
-    save: BoolProperty(
-        name="Save to Asset Library",
-        description="Also write the model into a .blend in the chosen asset library folder",
-        default=False,
-    )
-    library: EnumProperty(
-        name="Asset Library", description="Where the model is saved", items=_library_enum
-    )
-
-    @classmethod
-    def poll(cls, context: bpy.types.Context) -> bool:
-        if cleanup.result_root(getattr(context, "active_object", None)) is None:
-            cls.poll_message_set("Select a model made by YVO3D")
-            return False
-        return True
-
-    def execute(self, context: bpy.types.Context) -> Result:
-        root = cleanup.result_root(context.active_object)
-        if root is None:
-            return {"CANCELLED"}
-        entry = _entry(context, str(cast(Any, root).get("yvo3d_library_id", "")))
-        try:
-            target = mark_as_asset(root, entry, context=context)
-            if self.save:
-                path = save_to_library(root, library_folder(context, self.library))
-                self.report({"INFO"}, f"{target.name}: marked as an asset and saved to {path}")
-                return {"FINISHED"}
-        except errors.Yvo3dError as exc:
-            self.report({"ERROR"}, exc.user_text())
-            return {"CANCELLED"}
-        self.report({"INFO"}, f"{target.name}: marked as an asset")
-        return {"FINISHED"}
-
-
-def unregister() -> None:
-    _library_items.clear()
-
-
-classes = (YVO3D_OT_mark_asset,)

@@ -1,4 +1,5 @@
-"""Blender layer: operators, right-click menu and sidebar panel for placeholders and their takes."""
+"""Operators layer: placeholders and takes: swap back, re-fit, cycle and keep takes, regenerate,
+variation, job details."""
 
 import json
 import os
@@ -8,42 +9,19 @@ from typing import Any
 
 import bpy
 from bpy.props import EnumProperty, StringProperty
-from bpy.types import Menu, Operator, Panel
+from bpy.types import Operator
 
-from ..core import errors
-from ..core.jobs import LABELS, Stage
-from ..core.library import LibraryEntry
-from ..core.store import JobRecord
-from . import operators, placeholders, preferences, properties, runtime
-from .operators import Result
-
-MENU_ICON = "MESH_MONKEY"
-
-
-# -- what the active object is ----------------------------------------------------------------
-
-
-def _active(context: bpy.types.Context) -> bpy.types.Object | None:
-    return getattr(context, "active_object", None)
-
-
-def active_placeholder(context: bpy.types.Context) -> bpy.types.Object | None:
-    """The placeholder the active object is, or whose take it is."""
-    return placeholders.placeholder_of(_active(context))
-
-
-def active_root(context: bpy.types.Context) -> bpy.types.Object | None:
-    """The generated model the active object stands for: its own root, or, on a placeholder,
-    the take shown (or last shown) in its place."""
-    obj = _active(context)
-    root = placeholders.result_root(obj)
-    if root is not None:
-        return root
-    placeholder = placeholders.placeholder_of(obj)
-    if placeholder is None:
-        return None
-    live = placeholders.live_takes(placeholder)
-    return live[placeholders.active_index(placeholder)][1] if live else None
+from ...core import errors
+from ...core.jobs import LABELS, Stage
+from ...core.library import LibraryEntry
+from ...core.store import JobRecord
+from ..scene import fit, takes
+from ..scene.bounds import hierarchy
+from ..scene.takes import active_placeholder, active_root
+from ..session import runtime
+from ..settings import preferences, properties
+from . import common, follow
+from .common import Result
 
 
 def _service_blocker(context: bpy.types.Context) -> str:
@@ -72,7 +50,7 @@ class Source:
 def _stamp_settings(root: bpy.types.Object) -> dict[str, Any]:
     """Parameters from the request stamped on the model (API values back to UI values)."""
     try:
-        params = json.loads(str(placeholders.idprops(root).get("yvo3d_params", "{}")))
+        params = json.loads(str(takes.idprops(root).get("yvo3d_params", "{}")))
     except ValueError:
         params = {}
     values: dict[str, Any] = properties.TABLE.defaults()
@@ -88,8 +66,8 @@ def source_of(context: bpy.types.Context, root: bpy.types.Object) -> Source:
     """The job record, library entry, parameters and images behind a generated model (reads the
     job store and the library: operators only, never draw code)."""
     manager = runtime.manager(context)
-    record = manager.get(str(placeholders.idprops(root).get("yvo3d_local_id", "")))
-    library_id = str(placeholders.idprops(root).get("yvo3d_library_id", "")) or (
+    record = manager.get(str(takes.idprops(root).get("yvo3d_local_id", "")))
+    library_id = str(takes.idprops(root).get("yvo3d_library_id", "")) or (
         record.library_id if record else ""
     )
     entry = manager.library.get(library_id) if library_id else None
@@ -131,15 +109,12 @@ def _source_or_report(op: Operator, context: bpy.types.Context) -> Source | None
         return None
 
 
-# -- operators: placeholder and takes ---------------------------------------------------------
-
-
 def _poll_placeholder(cls: Any, context: bpy.types.Context, least: int = 1) -> bool:
     placeholder = active_placeholder(context)
     if placeholder is None:
         cls.poll_message_set("Select a placeholder or one of its generated takes")
         return False
-    if len(placeholders.live_takes(placeholder)) < least:
+    if len(takes.live_takes(placeholder)) < least:
         cls.poll_message_set(
             "This placeholder has no generated take in the scene"
             if least == 1
@@ -165,7 +140,7 @@ class YVO3D_OT_swap_back(Operator):
         placeholder = active_placeholder(context)
         if placeholder is None:
             return {"CANCELLED"}
-        if placeholders.toggle(context, placeholder):
+        if takes.toggle(context, placeholder):
             self.report({"INFO"}, f"{placeholder.name}: generated model shown")
         else:
             self.report({"INFO"}, f"{placeholder.name}: placeholder shown")
@@ -173,8 +148,8 @@ class YVO3D_OT_swap_back(Operator):
 
 
 _FIT_ITEMS = [("KEEP", "Current", "Keep the placeholder's fit mode")] + [
-    (mode, placeholders.FIT_LABELS[mode], f"Fit by {placeholders.FIT_LABELS[mode].lower()}")
-    for mode in placeholders.FIT_MODES
+    (mode, takes.FIT_LABELS[mode], f"Fit by {takes.FIT_LABELS[mode].lower()}")
+    for mode in takes.FIT_MODES
 ]
 
 
@@ -203,8 +178,8 @@ class YVO3D_OT_refit(Operator):
         if placeholder is None:
             return {"CANCELLED"}
         mode = None if self.fit == "KEEP" else str(self.fit)
-        count = placeholders.refit(context, placeholder, mode)
-        label = placeholders.FIT_LABELS[placeholders.fit_mode(placeholder)].lower()
+        count = fit.refit(context, placeholder, mode)
+        label = takes.FIT_LABELS[takes.fit_mode(placeholder)].lower()
         self.report({"INFO"}, f"{placeholder.name}: {count} take(s) fitted by {label}")
         return {"FINISHED"}
 
@@ -213,8 +188,8 @@ def _step(op: Operator, context: bpy.types.Context, delta: int) -> Result:
     placeholder = active_placeholder(context)
     if placeholder is None:
         return {"CANCELLED"}
-    index = placeholders.step(context, placeholder, delta)
-    count = len(placeholders.live_takes(placeholder))
+    index = takes.step(context, placeholder, delta)
+    count = len(takes.live_takes(placeholder))
     op.report({"INFO"}, f"{placeholder.name}: take {index + 1} of {count}")
     return {"FINISHED"}
 
@@ -265,7 +240,7 @@ class YVO3D_OT_keep_take(Operator):
         placeholder = active_placeholder(context)
         if placeholder is None:
             return {"CANCELLED"}
-        gone = placeholders.keep(context, placeholder)
+        gone = takes.keep(context, placeholder)
         if not gone:
             self.report({"INFO"}, "Only one take: nothing to archive")
             return {"CANCELLED"}
@@ -275,9 +250,6 @@ class YVO3D_OT_keep_take(Operator):
             "(still in the library)",
         )
         return {"FINISHED"}
-
-
-# -- operators: from a generated object -------------------------------------------------------
 
 
 def _poll_generated(cls: Any, context: bpy.types.Context, service: bool = False) -> bool:
@@ -292,7 +264,7 @@ def _poll_generated(cls: Any, context: bpy.types.Context, service: bool = False)
 
 
 def _base_location(context: bpy.types.Context, root: bpy.types.Object) -> list[float]:
-    box = placeholders.bounds(placeholders.hierarchy(root), context.evaluated_depsgraph_get())
+    box = fit.bounds(hierarchy(root), context.evaluated_depsgraph_get())
     if box is None:
         origin = root.matrix_world.translation
         return [origin.x, origin.y, origin.z]
@@ -307,15 +279,15 @@ def _xyz(vector: Any) -> list[float]:
 def regenerate_plan(context: bpy.types.Context, source: Source) -> tuple[str, dict[str, Any]]:
     """The job name and placement of a new take: in the same placeholder, shown on arrival;
     a model without placeholder gets its new take where it stands."""
-    placeholder = placeholders.placeholder_of(source.root)
+    placeholder = takes.placeholder_of(source.root)
     if placeholder is None:
         return source.name, {"mode": "CURSOR", "location": _base_location(context, source.root)}
-    index = len(placeholders.takes(placeholder))
+    index = len(takes.takes(placeholder))
     return f"{source.name} #{index + 1}", {
         "mode": "PLACEHOLDER",
         "object": placeholder.name,
-        "uuid": placeholders.ensure_id(placeholder),
-        "fit": placeholders.fit_mode(placeholder),
+        "uuid": takes.ensure_id(placeholder),
+        "fit": takes.fit_mode(placeholder),
         "take": index,
         "takes": 1,
         "show": True,
@@ -338,7 +310,7 @@ class YVO3D_OT_regenerate(Operator):
         return _poll_generated(cls, context, service=True)
 
     def invoke(self, context: bpy.types.Context, event: bpy.types.Event) -> Result:
-        if operators.headless() or context.window is None:
+        if common.headless() or context.window is None:
             return self.execute(context)
         source = _source_or_report(self, context)
         if source is None:
@@ -386,9 +358,9 @@ class YVO3D_OT_regenerate(Operator):
         )
         if source.record is not None and source.record.fingerprint:
             runtime.fingerprints[record.id] = source.record.fingerprint
-        if operators.headless():
-            return operators.run_to_end(context, [record.id], self.report)
-        operators.ensure_follower(context)
+        if common.headless():
+            return follow.run_to_end(context, [record.id], self.report)
+        follow.ensure_follower(context)
         self.report({"INFO"}, f"{record.name}: started; follow it in the Jobs panel")
         return {"FINISHED"}
 
@@ -396,7 +368,7 @@ class YVO3D_OT_regenerate(Operator):
 def load_variation(context: bpy.types.Context, source: Source) -> list[str]:
     """Put a model's images and parameters into the scene's YVO3D settings, aimed at its
     placeholder; returns notes for the user."""
-    settings: Any = operators.scene_settings(context)
+    settings: Any = common.scene_settings(context)
     notes: list[str] = []
     for name, value in source.settings.items():
         if name not in properties.TABLE.params:
@@ -415,11 +387,11 @@ def load_variation(context: bpy.types.Context, source: Source) -> list[str]:
     if source.missing_images or not source.images:
         notes.append(f"{source.name}: its reference images are gone: add them again")
     settings.name = source.name
-    placeholder = placeholders.placeholder_of(source.root)
+    placeholder = takes.placeholder_of(source.root)
     if placeholder is not None:
         settings.placement = "PLACEHOLDER"
         settings.placeholder = placeholder
-        settings.fit_mode = placeholders.fit_mode(placeholder)
+        settings.fit_mode = takes.fit_mode(placeholder)
     else:
         settings.placement = "CURSOR"
     settings.takes = 1
@@ -445,7 +417,7 @@ class YVO3D_OT_variation(Operator):
 
     @classmethod
     def poll(cls, context: bpy.types.Context) -> bool:
-        if operators.scene_settings(context) is None:
+        if common.scene_settings(context) is None:
             cls.poll_message_set("Open a scene first")
             return False
         return _poll_generated(cls, context)
@@ -468,9 +440,7 @@ def details_lines(source: Source) -> list[str]:
     """The job details of a generated model, one fact per line."""
     record, entry, root = source.record, source.entry, source.root
     lines = [f"Model: {source.name}"]
-    job_id = (record.job_id if record else "") or str(
-        placeholders.idprops(root).get("yvo3d_job_id", "")
-    )
+    job_id = (record.job_id if record else "") or str(takes.idprops(root).get("yvo3d_job_id", ""))
     lines.append(f"Scenario job: {job_id or 'unknown'}")
     if record is not None:
         try:
@@ -490,15 +460,13 @@ def details_lines(source: Source) -> list[str]:
     params = {k: v for k, v in body.items() if k != "images"} or source.settings
     lines.append("Parameters: " + ", ".join(f"{k}={v}" for k, v in sorted(params.items())))
     library_id = (
-        entry.id
-        if entry is not None
-        else str(placeholders.idprops(root).get("yvo3d_library_id", ""))
+        entry.id if entry is not None else str(takes.idprops(root).get("yvo3d_library_id", ""))
     )
     if library_id:
         lines.append(f"Library entry: {library_id}")
-    placeholder = placeholders.placeholder_of(root)
+    placeholder = takes.placeholder_of(root)
     if placeholder is not None:
-        live = placeholders.live_takes(placeholder)
+        live = takes.live_takes(placeholder)
         index = next((i for i, (_, r) in enumerate(live) if r == root), 0)
         lines.append(f"Placeholder: {placeholder.name}, take {index + 1} of {len(live)}")
     return lines
@@ -518,7 +486,7 @@ class YVO3D_OT_job_details(Operator):
         return _poll_generated(cls, context)
 
     def invoke(self, context: bpy.types.Context, event: bpy.types.Event) -> Result:
-        if operators.headless() or context.window is None:
+        if common.headless() or context.window is None:
             return self.execute(context)
         source = _source_or_report(self, context)
         if source is None:
@@ -543,117 +511,6 @@ class YVO3D_OT_job_details(Operator):
         return {"FINISHED"}
 
 
-# -- right-click menu and sidebar panel -------------------------------------------------------
-
-
-def draw_actions(layout: Any, context: bpy.types.Context) -> None:
-    """The actions that apply to the active object (the menu and the panel share them)."""
-    root = active_root(context)
-    placeholder = active_placeholder(context)
-    if root is not None:
-        layout.operator("yvo3d.regenerate", text="Regenerate (New Take)", icon="FILE_REFRESH")
-        layout.operator("yvo3d.variation", text="Variation…", icon="PRESET")
-    if placeholder is not None and placeholders.live_takes(placeholder):
-        back = placeholders.swapped_back(placeholder)
-        layout.operator(
-            "yvo3d.swap_back",
-            text="Show Generated Model" if back else "Swap Back to Placeholder",
-            icon="UV_SYNC_SELECT",
-        )
-        if len(placeholders.live_takes(placeholder)) > 1:
-            layout.operator("yvo3d.previous_take", icon="TRIA_LEFT")
-            layout.operator("yvo3d.next_take", icon="TRIA_RIGHT")
-            layout.operator("yvo3d.keep_take", icon="CHECKMARK")
-        layout.operator("yvo3d.refit", text="Re-fit to Placeholder", icon="FULLSCREEN_ENTER")
-    if root is not None:
-        layout.operator("yvo3d.job_details", text="Job Details", icon="INFO")
-
-
-def applies(context: bpy.types.Context) -> bool:
-    """Whether the active object is a generated model or a placeholder with takes."""
-    return active_root(context) is not None or active_placeholder(context) is not None
-
-
-class YVO3D_MT_object(Menu):
-    """YVO3D actions for a generated model or its placeholder"""
-
-    bl_idname = "YVO3D_MT_object"
-    bl_label = "YVO3D"
-
-    def draw(self, context: bpy.types.Context) -> None:
-        draw_actions(self.layout, context)
-
-
-def draw_context_menu(self: Any, context: bpy.types.Context) -> None:
-    """Appended to the viewport's object context menu: shown only where it applies."""
-    if not applies(context):
-        return
-    layout = self.layout
-    layout.separator()
-    layout.menu(YVO3D_MT_object.bl_idname, icon=MENU_ICON)
-
-
-class YVO3D_PT_placeholder(Panel):
-    """The active placeholder: its takes, swap back, fit"""
-
-    bl_idname = "YVO3D_PT_placeholder"
-    bl_label = "Placeholder"
-    bl_space_type = "VIEW_3D"
-    bl_region_type = "UI"
-    bl_category = "YVO3D"
-    bl_parent_id = "YVO3D_PT_main"
-
-    @classmethod
-    def poll(cls, context: bpy.types.Context) -> bool:
-        return active_placeholder(context) is not None
-
-    def draw(self, context: bpy.types.Context) -> None:
-        layout: Any = self.layout
-        placeholder = active_placeholder(context)
-        if placeholder is None:
-            return
-        live = placeholders.live_takes(placeholder)
-        back = placeholders.swapped_back(placeholder)
-        layout.label(text=f"Placeholder: {placeholder.name}", icon="MESH_CUBE")
-        if not live:
-            layout.label(text="No generated take in the scene", icon="INFO")
-        else:
-            index = placeholders.active_index(placeholder)
-            row = layout.row(align=True)
-            row.operator("yvo3d.previous_take", text="", icon="TRIA_LEFT")
-            shown = f"Take {index + 1} of {len(live)}"
-            row.label(text=f"{shown} (placeholder shown)" if back else shown)
-            row.operator("yvo3d.next_take", text="", icon="TRIA_RIGHT")
-            keep = layout.row()
-            keep.enabled = len(live) > 1
-            keep.operator("yvo3d.keep_take", icon="CHECKMARK")
-            layout.operator(
-                "yvo3d.swap_back",
-                text="Show Generated Model" if back else "Swap Back to Placeholder",
-                icon="UV_SYNC_SELECT",
-            )
-            current = placeholders.fit_mode(placeholder)
-            layout.label(text="Fit")
-            fits = layout.row(align=True)
-            for mode in placeholders.FIT_MODES:
-                op = fits.operator(
-                    "yvo3d.refit", text=placeholders.FIT_LABELS[mode], depress=mode == current
-                )
-                op.fit = mode
-            layout.operator("yvo3d.refit", text="Re-fit to Placeholder", icon="FULLSCREEN_ENTER")
-        gone = placeholders.archived(placeholder)
-        if gone:
-            layout.label(text=f"{len(gone)} archived take(s) in the library", icon="ASSET_MANAGER")
-
-
-def register() -> None:
-    bpy.types.VIEW3D_MT_object_context_menu.append(draw_context_menu)
-
-
-def unregister() -> None:
-    bpy.types.VIEW3D_MT_object_context_menu.remove(draw_context_menu)
-
-
 classes = (
     YVO3D_OT_swap_back,
     YVO3D_OT_refit,
@@ -663,6 +520,4 @@ classes = (
     YVO3D_OT_regenerate,
     YVO3D_OT_variation,
     YVO3D_OT_job_details,
-    YVO3D_MT_object,
-    YVO3D_PT_placeholder,
 )

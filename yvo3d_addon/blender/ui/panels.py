@@ -12,12 +12,15 @@ from typing import Any
 import bpy
 from bpy.types import Panel
 
-from ..core.jobs import ACTIVE, FOLLOWABLE, LABELS, UNFINISHED, Stage
-from ..core.params import MAX_IMAGES, Param
-from ..core.store import JobRecord
-from . import operators, placeholders, preferences, properties, runtime
+from ...core.jobs import ACTIVE, FOLLOWABLE, LABELS, UNFINISHED, Stage
+from ...core.params import MAX_IMAGES, Param
+from ...core.store import JobRecord
+from ..ops import common, generate
+from ..scene import targets
+from ..session import runtime
+from ..settings import preferences, properties
 
-CATEGORY = "YVO3D"
+CATEGORY = common.SIDEBAR_CATEGORY
 MULTI_VIEW_LINE = "Multi-view: the result will be shape only"
 RECENT_SECONDS = 24 * 3600.0
 MAX_LISTED = 8
@@ -97,7 +100,7 @@ class YVO3D_PT_main(_Sidebar, Panel):
 
     def draw(self, context: bpy.types.Context) -> None:
         layout: Any = self.layout
-        settings = operators.scene_settings(context)
+        settings = common.scene_settings(context)
         if preferences.credentials(context) is None:
             wrapped(layout, context, runtime.CREDENTIALS_HINT, icon="ERROR", alert=True)
             op = layout.operator(
@@ -130,7 +133,7 @@ class YVO3D_PT_main(_Sidebar, Panel):
         if settings.placement == "PLACEHOLDER":
             column.prop(settings, "placeholder")
             column.prop(settings, "fit_mode")
-            line = placeholders.targets_line(context, settings)
+            line = targets.targets_line(context, settings)
             if line:
                 wrapped(column, context, line, icon="INFO")
         column.prop(settings, "takes")
@@ -145,7 +148,7 @@ class YVO3D_PT_images(_Sidebar, Panel):
 
     def draw(self, context: bpy.types.Context) -> None:
         layout: Any = self.layout
-        settings = operators.scene_settings(context)
+        settings = common.scene_settings(context)
         if settings is None:
             return
         count = properties.image_count(settings)
@@ -237,7 +240,7 @@ class YVO3D_PT_settings(_Sidebar, Panel):
     bl_parent_id = "YVO3D_PT_main"
 
     def draw(self, context: bpy.types.Context) -> None:
-        settings = operators.scene_settings(context)
+        settings = common.scene_settings(context)
         if settings is None:
             return
         params = [p for name, p in properties.TABLE.params.items() if name not in TEXTURE_OPTIONS]
@@ -253,7 +256,7 @@ class YVO3D_PT_texture_options(_Sidebar, Panel):
     bl_options = {"DEFAULT_CLOSED"}
 
     def draw(self, context: bpy.types.Context) -> None:
-        settings = operators.scene_settings(context)
+        settings = common.scene_settings(context)
         if settings is None:
             return
         params = [properties.TABLE.params[name] for name in TEXTURE_OPTIONS]
@@ -270,13 +273,13 @@ class YVO3D_PT_generate(_Sidebar, Panel):
 
     def draw(self, context: bpy.types.Context) -> None:
         layout: Any = self.layout
-        blocker = operators.generate_blocker(context)
+        blocker = generate.generate_blocker(context)
         quote = runtime.quote()
         text = "Generate"
         row = layout.row(align=True)
         if quote.state == "ok" and quote.cost is not None:
-            jobs = placeholders.job_count(context, operators.scene_settings(context))
-            line, text = placeholders.price_texts(jobs, quote.cost)
+            jobs = targets.job_count(context, common.scene_settings(context))
+            line, text = targets.price_texts(jobs, quote.cost)
             row.label(text=line, icon="FUND")
         elif quote.state == "pending":
             row.label(text="Pricing…", icon="SORTTIME")
@@ -377,7 +380,7 @@ class YVO3D_PT_jobs(_Sidebar, Panel):
     bl_parent_id = "YVO3D_PT_main"
 
     def draw_header_preset(self, context: bpy.types.Context) -> None:
-        settings = operators.scene_settings(context)
+        settings = common.scene_settings(context)
         if settings is not None:
             layout: Any = self.layout
             layout.prop(settings, "show_finished", text="", icon="FILTER", emboss=False)
@@ -394,7 +397,7 @@ class YVO3D_PT_jobs(_Sidebar, Panel):
                 icon="ERROR",
                 alert=True,
             )
-        records = _listed(manager, operators.scene_settings(context)) if manager else []
+        records = _listed(manager, common.scene_settings(context)) if manager else []
         if not records:
             layout.label(text="No jobs yet", icon="INFO")
             return
