@@ -53,7 +53,12 @@ MOVED: dict[str, tuple[str, ...]] = {
 
 
 class LayeredView:
-    """Attribute access over several modules: the first that defines a name owns it."""
+    """Attribute access over several modules: the first that defines a name owns it.
+
+    No instance `__dict__` (slots): pytest's monkeypatch then restores through getattr/setattr,
+    which reach the owning module."""
+
+    __slots__ = ("_modules",)
 
     def __init__(self, package: str, names: tuple[str, ...]) -> None:
         object.__setattr__(
@@ -61,6 +66,8 @@ class LayeredView:
         )
 
     def _owner(self, name: str) -> ModuleType:
+        if name.startswith("__"):
+            raise AttributeError(name)
         for module in object.__getattribute__(self, "_modules"):
             if hasattr(module, name):
                 return module

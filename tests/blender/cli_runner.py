@@ -48,7 +48,8 @@ def main() -> int:
             assert result == {"FINISHED"}, result
         assert MODULE in prefs.addons, "the extension is not enabled"
         cli = importlib.import_module(MODULE + ".blender.cli")
-        assert cli._handle is not None, "the command was not registered"
+        cli_main = importlib.import_module(MODULE + ".blender.ops.cli_main")
+        assert cli_main._handle is not None, "the command was not registered"
     finally:
         sys.stdout.flush()
         os.dup2(saved, 1)

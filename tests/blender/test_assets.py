@@ -90,7 +90,8 @@ def test_without_a_usable_service_preview_the_model_is_rendered(
 ) -> None:
     entry = add_entry(yvo, "Plain Vase", created=time.time(), preview=preview)
     root = import_entry(entry)
-    target = mod("assets").mark_as_asset(root, entry)
+    render_folder = mod("runtime").captures_dir()  # scene code writes where it is told
+    target = mod("assets").mark_as_asset(root, entry, render_folder=render_folder)
     assert target == root and root.asset_data is not None
     size, values = preview_pixels(root)
     assert size == (256, 256)

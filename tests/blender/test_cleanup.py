@@ -91,7 +91,7 @@ def test_preferences_preset_runs_on_every_import(cleanup: ModuleType, tmp_path: 
     assert (preset.origin_bottom, preset.apply_scale, preset.auto_smooth) == (True, True, True)
     assert not preset.merge and not preset.decimate and not preset.cap_textures
     assert not preset.mark_asset
-    effective = cleanup.effective(bpy.context)
+    effective = mod("preferences").effective_import_options(bpy.context)
     for key, value in vars(defaults).items():
         assert getattr(effective, key) == pytest.approx(value), key
     try:

@@ -57,7 +57,7 @@ result["install"] = sorted(
 )
 result["enabled"] = module in prefs.addons
 result["version"] = installed_version()
-cli = sys.modules.get(module + ".blender.cli")
+cli = sys.modules.get(module + ".blender.ops.cli_main")
 result["command"] = bool(cli is not None and cli._handle is not None)
 
 # A new release is published: the folder's files are replaced, Blender syncs and upgrades.

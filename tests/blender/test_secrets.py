@@ -49,7 +49,7 @@ def raised_by(call: Any) -> RuntimeError:
 
 def runtime_objects() -> list[Any]:
     """Everything the add-on's runtime holds, and a client made from its snapshot."""
-    runtime = mod("runtime")
+    runtime = mod("session.runtime")
     held = [
         value
         for name, value in vars(runtime).items()

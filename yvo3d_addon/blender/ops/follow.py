@@ -16,7 +16,8 @@ from ...core.store import JobRecord
 from ..scene import pipeline
 from ..session import runtime
 from ..settings import preferences, properties
-from .common import Report, Result, _deferred_report, _flush_messages, _record_error, _wm, headless
+from . import common
+from .common import Report, Result, _deferred_report, _flush_messages, _record_error, _wm
 
 if TYPE_CHECKING:
     from ..scene.importer import ImportResult
@@ -244,7 +245,7 @@ def ensure_follower(context: bpy.types.Context) -> bool:
     """Start the modal follower when a window exists and none runs; True if one runs."""
     if runtime.follower_active:
         return True
-    if headless() or context.window is None:
+    if common.headless() or context.window is None:
         return False
     try:
         ops: Any = bpy.ops  # the stubs do not know operators registered by add-ons
@@ -272,7 +273,7 @@ class YVO3D_OT_follow_jobs(Operator):
     bl_options = {"INTERNAL"}
 
     def invoke(self, context: bpy.types.Context, event: bpy.types.Event) -> Result:
-        if runtime.follower_active or headless():
+        if runtime.follower_active or common.headless():
             return {"CANCELLED"}
         return _start_following(self, context)
 

@@ -15,7 +15,8 @@ from ...core.params import MAX_IMAGES
 from ..scene import image_files, targets
 from ..session import runtime
 from ..settings import preferences, properties
-from .common import Result, _wm, headless, scene_settings
+from . import common
+from .common import Result, _wm, scene_settings
 from .follow import _modal, _start_following, _stop_following, run_to_end
 
 LIBRARY_MESSAGE = (
@@ -148,7 +149,7 @@ def _submit(op: Operator, context: bpy.types.Context, force: bool) -> Result:
         runtime.fingerprints[record.id] = fingerprint
     for warning in warnings:
         op.report({"WARNING"}, warning)
-    if headless():
+    if common.headless():
         return run_to_end(context, [r.id for r in records], op.report)
     started = records[0].name if len(records) == 1 else f"{len(records)} jobs"
     if runtime.follower_active:
@@ -185,7 +186,7 @@ class YVO3D_OT_generate(Operator):
         quote = runtime.quote()
         cost = quote.cost if quote.state == "ok" else None
         question = targets.confirm_message(context, scene_settings(context), cost)
-        if question and not headless() and context.window is not None:
+        if question and not common.headless() and context.window is not None:
             # Several paid jobs (placeholders x takes): the total is confirmed first.
             confirmed: Result = _wm(context).invoke_confirm(
                 self, event, title="Generate", message=question, confirm_text="Generate"

@@ -10,7 +10,8 @@ from bpy.types import Operator
 # enabling the add-on imports this module and must stay cheap (docs/performance.md).
 from ...core.jobs import Stage
 from ..session import runtime
-from .common import Result, _can_reach_service, _job, _wm, headless
+from . import common
+from .common import Result, _can_reach_service, _job, _wm
 from .follow import ensure_follower, import_record, import_result, run_to_end
 
 
@@ -24,7 +25,7 @@ class YVO3D_OT_cancel_job(Operator):
     job_id: StringProperty(name="Job", options={"SKIP_SAVE"})
 
     def invoke(self, context: bpy.types.Context, event: bpy.types.Event) -> Result:
-        if headless() or context.window is None:
+        if common.headless() or context.window is None:
             return self.execute(context)
         record = _job(context, self.job_id)
         name = record.name if record is not None else "this job"
@@ -70,7 +71,7 @@ class YVO3D_OT_resume_job(Operator):
             self.report({"INFO"}, "Nothing to resume")
             return {"CANCELLED"}
         self.report({"INFO"}, f"Following {len(resumed)} job(s) again")
-        if headless():
+        if common.headless():
             return run_to_end(context, [r.id for r in resumed], self.report)
         ensure_follower(context)
         return {"FINISHED"}

@@ -9,7 +9,8 @@ from ...core import errors
 from ..scene import image_files
 from ..session import runtime
 from ..settings import properties
-from .common import Result, _can_reach_service, _wm, headless, scene_settings
+from . import common
+from .common import Result, _can_reach_service, _wm, scene_settings
 from .follow import _redraw
 
 
@@ -30,7 +31,7 @@ class YVO3D_OT_test_connection(Operator):
         return {"FINISHED"} if state == "ok" else {"CANCELLED"}
 
     def invoke(self, context: bpy.types.Context, event: bpy.types.Event) -> Result:
-        if headless() or context.window is None:
+        if common.headless() or context.window is None:
             return self.execute(context)
         runtime.take_snapshot(context)
         self._thread = runtime.start_connection_test()

@@ -8,8 +8,8 @@ from bpy.props import BoolProperty, EnumProperty, FloatProperty, PointerProperty
 from .import_options import Options, YVO3D_PG_import_options, draw_options, options_of
 
 # Preferences are keyed by the installed base package (bl_ext.<repo>.yvo3d); this module
-# lives one level below it.
-BASE_PACKAGE = (__package__ or "").rpartition(".")[0]
+# lives two levels below it (<base>.blender.settings).
+BASE_PACKAGE = (__package__ or "").rsplit(".", 2)[0]
 
 DEFAULT_SERVICE_URL = "https://api.cloud.scenario.com/v1"
 KEYS_URL = "https://app.scenario.com"
