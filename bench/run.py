@@ -134,7 +134,7 @@ def point_at(base_url: str, key: str, secret: str) -> None:
 
 def fresh_user_dir(name: str) -> None:
     """A new job store and library for the next scenario (the manager is made again)."""
-    mod("runtime").shutdown()
+    mod("session.runtime").shutdown()
     folder = WORK / "user" / name
     folder.mkdir(parents=True)
     os.environ["YVO3D_USER_DIR"] = str(folder)
@@ -196,7 +196,7 @@ def follow_jobs(count: int, info: dict[str, str]) -> tuple[list[float], list[flo
     fresh_user_dir(f"ticks-{count}")
     point_at(info["base_url"], info["api_key"], info["api_secret"])
     bpy.ops.wm.read_homefile(use_empty=True)
-    runtime, ops = mod("runtime"), mod("operators")
+    runtime, ops = mod("session.runtime"), mod("ops.follow")
     runtime.take_snapshot(bpy.context)
     manager = runtime.manager(bpy.context)
     defaults = core("params").DEFAULT_TABLE.defaults()
@@ -308,7 +308,7 @@ def bench_import(report: Report, runs: int) -> None:
     # The content StandIn(large_glb=True) serves for a textured single-image job.
     path.write_bytes(glb.textured_glb(triangles=100_000, texture_size=2048))
     triangles = glb.glb_triangles(path.read_bytes())
-    ops = mod("operators")
+    ops = mod("ops.follow")
     defaults = core("params").DEFAULT_TABLE.defaults()
 
     def ours() -> float:
@@ -628,7 +628,7 @@ class PollRun:
 def poll_run(label: str, job_seconds: float, virtual: bool) -> PollRun:
     fresh_user_dir(f"poll-{label.replace(' ', '-')}")
     server = standin_server.StandIn(latency=LATENCY, job_seconds=job_seconds).start()
-    runtime, ops = mod("runtime"), mod("operators")
+    runtime, ops = mod("session.runtime"), mod("ops.follow")
     try:
         point_at(server.base_url, server.api_key, server.api_secret)
         bpy.ops.wm.read_homefile(use_empty=True)
@@ -990,7 +990,7 @@ def main(argv: list[str] | None = None) -> int:
         if "enable" in only:
             bench_enable(report, zip_path, starts=2 if args.quick else 5)
     finally:
-        mod("runtime").shutdown()
+        mod("session.runtime").shutdown()
     facts = machine_facts(load_before)
     print()
     print("\n".join(table(report.rows)))

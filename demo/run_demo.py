@@ -214,7 +214,7 @@ def main(argv: list[str] | None = None) -> int:
                 step(f"generation failed: {str(exc).strip()}")
                 return 1
             # A rerun with the same image: the library has it, so nothing is paid again.
-            runtime = importlib.import_module(f"{ADDON_MODULE}.blender.runtime")
+            runtime = importlib.import_module(f"{ADDON_MODULE}.blender.session.runtime")
             step("an identical model is in the library: importing it (free)")
             result = bpy.ops.yvo3d.import_job(library_id=runtime.library_match["entry"])
         if result != {"FINISHED"}:

@@ -548,11 +548,11 @@ def roots(bpy: Any) -> set[str]:
 
 
 def live(placeholder: Any) -> list[Any]:
-    return [root for _, root in addon("placeholders").live_takes(placeholder)]
+    return [root for _, root in addon("scene.takes").live_takes(placeholder)]
 
 
 def shown(obj: Any) -> bool:
-    return addon("placeholders").shown(obj)
+    return addon("scene.takes").shown(obj)
 
 
 def replace_placeholders(
@@ -588,7 +588,7 @@ def replace_placeholders(
         check(len(takes) == 1 and shown(takes[0]), f"{box_name}: one take, shown")
         check(not shown(block) and block.name in bpy.data.objects, f"{box_name}: hidden, kept")
         check(objects_before <= {o.name for o in bpy.data.objects}, "nothing was deleted")
-        check(addon("placeholders").fit_mode(block) == fit, f"{box_name}: fit {fit}")
+        check(addon("scene.takes").fit_mode(block) == fit, f"{box_name}: fit {fit}")
 
     # For this picture only: the hidden boxes as thin outlines, each named by its fit mode.
     aim(bpy, camera, framing, WIDE, fill=0.9)
@@ -604,7 +604,7 @@ def replace_placeholders(
         front.y -= block.dimensions.y / 2
         front.z = 0.0
         x, y = screen(bpy, front, WIDE)
-        texts.append((addon("placeholders").FIT_LABELS[fit], x, y - 26, True))
+        texts.append((addon("scene.takes").FIT_LABELS[fit], x, y - 26, True))
     annotate(after, texts, 17)
     recompress(bpy, after)
 
@@ -620,7 +620,7 @@ def replace_placeholders(
     crate.scale = (0.5, 0.5, 0.7)
     bpy.context.view_layer.update()
     check(bpy.ops.yvo3d.refit(fit="HEIGHT") == {"FINISHED"}, "Re-fit to Placeholder")
-    zs = [p.z for p in corners(addon("cleanup").hierarchy(take))]
+    zs = [p.z for p in corners(addon("scene.cleanup").hierarchy(take))]
     height = max(zs) - min(zs)
     check(abs(height - 0.7) < 1e-3, f"re-fit by height: the model is 0.7 m tall ({height:.4f})")
     crate.scale = (0.5, 0.5, 0.5)
@@ -632,7 +632,7 @@ def takes_in_place(
     bpy: Any, scene: dict[str, Any], standin: Any, tmp: Path, out: Path, samples: int
 ) -> None:
     crate = scene["boxes"]["Crate"]
-    placeholders = addon("placeholders")
+    placeholders = addon("scene.takes")
     for shape in ("jar", "amphora"):
         select_only(bpy, live(crate)[placeholders.active_index(crate)])
         standin.shapes.append((shape, None))
@@ -643,7 +643,9 @@ def takes_in_place(
     check(placeholders.active_index(crate) == 2, "the new take is shown on arrival")
 
     # Every take fits the same box: frame the box once, a little wider than its tallest take.
-    points = corners([crate]) + [p for t in takes for p in corners(addon("cleanup").hierarchy(t))]
+    points = corners([crate]) + [
+        p for t in takes for p in corners(addon("scene.cleanup").hierarchy(t))
+    ]
     aim(bpy, scene["camera"], points, TILE, direction=(0.3, -1.0, 0.42), fill=0.8)
     parts = []
     for index in range(3):
@@ -662,7 +664,7 @@ def takes_in_place(
     check(bpy.ops.yvo3d.keep_take() == {"FINISHED"}, "Keep This Take")
     archived = placeholders.archived(crate)
     check([t.name for t in live(crate)] == [kept], "Keep leaves the shown take only")
-    library = addon("runtime").manager(bpy.context).library
+    library = addon("session.runtime").manager(bpy.context).library
     check(
         len(archived) == 2 and all(library.get(t.library) is not None for t in archived),
         "the two other takes are archived, still in the library",
@@ -706,7 +708,7 @@ def capture_and_generate(
     check(len(takes) == 1 and not shown(lamp), "the lamp is replaced, its parts hidden")
     check(all(not shown(p) for p in lamp.children), "every part of the blockout is hidden")
     settings.placeholder = None
-    points = corners([lamp, *lamp.children]) + corners(addon("cleanup").hierarchy(takes[0]))
+    points = corners([lamp, *lamp.children]) + corners(addon("scene.cleanup").hierarchy(takes[0]))
     aim(bpy, scene["camera"], points, WIDE, direction=(0.3, -1.0, 0.35), fill=0.75)
     render(bpy, out / "capture_result.png", samples)
 
@@ -734,7 +736,7 @@ def rotate_result(
     check(bpy.ops.yvo3d.generate() == {"FINISHED"}, "Generate at the cursor")
     (name,) = roots(bpy) - known
     root = bpy.data.objects[name]
-    objects = addon("cleanup").hierarchy(root)
+    objects = addon("scene.cleanup").hierarchy(root)
     points = corners(objects)
     low = Vector(tuple(min(p[i] for p in points) for i in range(3)))
     high = Vector(tuple(max(p[i] for p in points) for i in range(3)))

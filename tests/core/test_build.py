@@ -57,7 +57,7 @@ def test_zip_layout(built: Path) -> None:
         manifest = archive.read("blender_manifest.toml")
     assert manifest == (REPO_ROOT / "blender_manifest.toml").read_bytes()
     assert "__init__.py" in names and "blender_manifest.toml" in names
-    assert "blender/preferences.py" in names and "core/errors.py" in names
+    assert "blender/settings/preferences.py" in names and "core/errors.py" in names
     assert not any(name.startswith("yvo3d_addon/") for name in names)
     for name in names:
         parts = name.split("/")
