@@ -127,7 +127,6 @@ def install(zip_path: Path) -> None:
 
 def point_at(base_url: str, key: str, secret: str) -> None:
     prefs = bpy.context.preferences.addons[ADDON].preferences
-    prefs.use_env_credentials = False
     prefs.api_key, prefs.api_secret, prefs.service_url = key, secret, base_url
     bpy.context.preferences.system.use_online_access = True
 

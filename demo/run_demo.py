@@ -185,7 +185,7 @@ def main(argv: list[str] | None = None) -> int:
         install(bpy, zip_path)
         prefs = bpy.context.preferences.addons[ADDON_MODULE].preferences
         if real:
-            prefs.use_env_credentials = True
+            # Empty fields: the add-on reads SCENARIO_SDK_API_KEY / _SECRET from the environment.
             step("using Scenario's API (credits will be spent)")
         else:
             from tests.standin.server import StandIn

@@ -797,7 +797,6 @@ def main(argv: list[str] | None = None) -> int:
     try:
         install(bpy, zip_path)
         prefs = bpy.context.preferences.addons[ADDON_MODULE].preferences
-        prefs.use_env_credentials = False
         prefs.api_key, prefs.api_secret = standin.api_key, standin.api_secret
         prefs.service_url = standin.base_url
         bpy.context.preferences.system.use_online_access = True

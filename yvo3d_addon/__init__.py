@@ -22,6 +22,7 @@ if _IN_BLENDER:
         capture_ops,
         cleanup_ops,
         cli_main,
+        consent,
         follow,
         generate,
         handlers,
@@ -60,6 +61,7 @@ if _IN_BLENDER:
         runtime,
         # operators
         follow,
+        consent,
         generate,
         jobs,
         images,

@@ -77,7 +77,6 @@ def enable() -> None:
 def configure() -> None:
     """What a user's saved preferences would hold (module mode does not load them)."""
     prefs: Any = bpy.context.preferences.addons[ADDON_MODULE].preferences
-    prefs.use_env_credentials = False
     prefs.api_key = os.environ["YVO3D_TEST_KEY"]
     prefs.api_secret = os.environ["YVO3D_TEST_SECRET"]
     prefs.service_url = os.environ["YVO3D_TEST_URL"]

@@ -333,7 +333,7 @@ def test_preferences_ca_bundle_and_environment_credentials_reach_the_client(
 ) -> None:
     runtime = sys.modules[ADDON_MODULE + ".blender.session.runtime"]
     prefs = bpy.context.preferences.addons[ADDON_MODULE].preferences
-    saved = (prefs.api_key, prefs.api_secret, prefs.use_env_credentials, prefs.ca_bundle)
+    saved = (prefs.api_key, prefs.api_secret, prefs.ca_bundle)
     bundle = tmp_path / "company-ca.pem"
     bundle.write_text("certificates")
     online(True)
@@ -341,15 +341,16 @@ def test_preferences_ca_bundle_and_environment_credentials_reach_the_client(
     monkeypatch.setenv("SCENARIO_SDK_API_SECRET", "env-secret")
     try:
         prefs.api_key = prefs.api_secret = prefs.ca_bundle = ""
-        prefs.use_env_credentials = False
-        assert runtime.take_snapshot(bpy.context) is None, "the panel reads only its fields"
-        snapshot = runtime.take_snapshot(bpy.context, env_fallback=True)
-        assert snapshot is not None and snapshot.verify is True, "the command line falls back"
+        # One lookup for the panel and the command line: empty fields fall back to the
+        # environment in both (issue 12).
+        snapshot = runtime.take_snapshot(bpy.context)
+        assert snapshot is not None and snapshot.verify is True
+        assert (snapshot.key, snapshot.secret) == ("env-key", "env-secret")
         assert runtime.make_client().session.verify is True
         prefs.ca_bundle = str(bundle)
-        runtime.take_snapshot(bpy.context, env_fallback=True)
+        runtime.take_snapshot(bpy.context)
         assert runtime.make_client().session.verify == str(bundle)
         assert "env-secret" not in repr(runtime.credentials())
     finally:
-        prefs.api_key, prefs.api_secret, prefs.use_env_credentials, prefs.ca_bundle = saved
+        prefs.api_key, prefs.api_secret, prefs.ca_bundle = saved
         runtime.take_snapshot(bpy.context)

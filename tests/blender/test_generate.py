@@ -62,7 +62,6 @@ def write_png(folder: Path, name: str, size: int = 128, tint: int = 0) -> str:
 
 def point_at(server: StandIn) -> None:
     p = prefs()
-    p.use_env_credentials = False
     p.api_key, p.api_secret, p.service_url = server.api_key, server.api_secret, server.base_url
 
 

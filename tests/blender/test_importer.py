@@ -215,7 +215,6 @@ def test_material_preview_viewport_needs_no_warning(importer, glbs) -> None:
 
 def test_stamps_job_images_params_and_no_credentials(importer, glbs, addon) -> None:
     prefs = bpy.context.preferences.addons[ADDON_MODULE].preferences
-    prefs.use_env_credentials = False
     prefs.api_key, prefs.api_secret = "key-ABCDEFGH-1234", "secret-XYZ-987654321"
     try:
         result = importer.import_glb(bpy.context, str(glbs["textured"].path), name="Stamped")
@@ -310,13 +309,18 @@ def test_selection_and_active_object(importer, glbs) -> None:
     assert bpy.context.view_layer.objects.active == result.root
 
 
-def test_switches_to_object_mode_first(importer, glbs) -> None:
+def test_never_changes_the_users_mode(importer, glbs) -> None:
+    """Issue 12: an import outside Object Mode is refused (the caller holds the model until
+    the user is back); the mode and the scene stay exactly as they were."""
     bpy.ops.mesh.primitive_cube_add(size=1)
     bpy.ops.object.mode_set(mode="EDIT")
     assert bpy.context.mode == "EDIT_MESH"
-    result = importer.import_glb(bpy.context, str(glbs["plain"].path), name="Ball")
-    assert bpy.context.mode == "OBJECT"
-    assert result.root.name == "Ball"
+    before = _counts()
+    with pytest.raises(RuntimeError, match="Object Mode"):
+        importer.import_glb(bpy.context, str(glbs["plain"].path), name="Ball")
+    assert bpy.context.mode == "EDIT_MESH"
+    assert _counts() == before
+    bpy.ops.object.mode_set(mode="OBJECT")
 
 
 def _assert_nothing_left(before: dict[str, int], target: Path, data: bytes) -> None:

@@ -59,7 +59,7 @@ def test_preferences_live_under_the_installed_module(addon: ModuleType) -> None:
     assert prefs_module.get_prefs(bpy.context) == prefs
     assert prefs.service_url == "https://api.cloud.scenario.com/v1"
     assert prefs.placement_default == "CURSOR" and prefs.fit_mode == "LONGEST"
-    assert prefs.images_mode == "PACK" and not prefs.use_env_credentials
+    assert prefs.images_mode == "PACK"
     for name in ("api_key", "api_secret"):
         assert prefs.bl_rna.properties[name].subtype == "PASSWORD"
     for prop in prefs.bl_rna.properties:
@@ -78,13 +78,17 @@ def test_credentials_from_fields_or_environment(
         assert prefs_module.credentials(bpy.context) is None
         prefs.api_key, prefs.api_secret = " k1 ", "s1"
         assert prefs_module.credentials(bpy.context) == ("k1", "s1")
-        prefs.use_env_credentials = True
-        assert prefs_module.credentials(bpy.context) is None
+        # One order everywhere (issue 12): the fields when both are set, else the environment.
         monkeypatch.setenv("SCENARIO_SDK_API_KEY", "k2")
         monkeypatch.setenv("SCENARIO_SDK_API_SECRET", "s2")
+        assert prefs_module.credentials(bpy.context) == ("k1", "s1")
+        prefs.api_secret = ""
         assert prefs_module.credentials(bpy.context) == ("k2", "s2")
+        monkeypatch.delenv("SCENARIO_SDK_API_SECRET")
+        assert prefs_module.credentials(bpy.context) is None
+        hint = prefs_module.CREDENTIALS_HINT
+        assert "Preferences" in hint and "SCENARIO_SDK_API_KEY" in hint
     finally:
-        prefs.use_env_credentials = False
         prefs.api_key = prefs.api_secret = ""
 
 
@@ -184,7 +188,6 @@ def test_draw_groups_and_offers_test_connection_only_when_registered(addon: Modu
 
 
 _KEYS = (
-    "use_env_credentials",
     "api_key",
     "api_secret",
     "project_id",

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from . import errors
 from .library import Library, new_entry
 from .params import DEFAULT_TABLE, ParamTable
+from .spend import Budget
 from .store import JobRecord, JobStore
 
 if TYPE_CHECKING:
@@ -273,16 +274,26 @@ class _Worker:
         body = table.to_request(rec.settings, ids)
         self.set(upload_ids=ids, body=body)
         self.check()
-        if rec.expected_cost is not None:
+        budget = self.manager.budget
+        if rec.expected_cost is not None or budget.active:
             self.set(Stage.PRICING, message=LABELS[Stage.PRICING])
             price = client.estimate(body, self.manager.model_id)
-            if price.cost > rec.expected_cost + 1e-9:
+            if rec.expected_cost is not None and price.cost > rec.expected_cost + 1e-9:
                 raise errors.InputError(
                     f"The price went up from {rec.expected_cost:g} to {price.cost:g} credits "
                     "since you confirmed it; nothing was paid.",
                     fix="Check the price in the panel and generate again.",
                 )
-            self.set(cost=price.cost)
+            # Checked and reserved under one lock: two jobs priced together cannot both slip
+            # under the limit.
+            with self.manager.spend_lock:
+                others = [r for r in self.manager.jobs() if r.id != rec.id]
+                refusal = budget.refusal(others, price.cost)
+                if refusal:
+                    raise errors.InputError(
+                        refusal, fix="Raise the budget in Preferences > Add-ons > YVO3D."
+                    )
+                self.set(cost=price.cost)
         self.check()
         # The store says "submitting" before the paid request leaves, and has the job id
         # right after: a crash in between is visible as "outcome unknown", never repeated.
@@ -492,6 +503,10 @@ class JobManager:
         self._lock = threading.Lock()
         self._workers: dict[str, _Worker] = {}
         self._records: dict[str, JobRecord] = {r.id: r for r in store.all()}
+        self.budget = Budget()
+        """Spending limits every job is checked against before its paid request (none by
+        default); the session sets them from the preferences."""
+        self.spend_lock = threading.Lock()
 
     # -- for workers
 

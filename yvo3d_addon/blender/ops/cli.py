@@ -58,7 +58,7 @@ def _manager() -> JobManager:
 
 def _online_manager() -> JobManager:
     """The job manager, once credentials and online access are known to be there."""
-    snapshot = runtime.take_snapshot(bpy.context, env_fallback=True)
+    snapshot = runtime.take_snapshot(bpy.context)
     if snapshot is None:
         raise errors.ConfigError("No Scenario API key and secret are set.", fix=CREDENTIALS_FIX)
     if not snapshot.online:

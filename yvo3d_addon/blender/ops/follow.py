@@ -15,7 +15,7 @@ from ...core.jobs import LABELS, Event, Stage
 from ...core.store import JobRecord
 from ..scene import pipeline
 from ..session import runtime
-from ..settings import preferences, properties
+from ..settings import import_options, preferences, properties
 from . import common
 from .common import Report, Result, _deferred_report, _flush_messages, _record_error, _wm
 
@@ -38,10 +38,14 @@ def import_result(
     placement: dict[str, object],
     stamp: dict[str, object],
     use_recorded_location: bool,
+    select: bool | None = None,
 ) -> "ImportResult":
     """Import a downloaded GLB (no network) where `placement` says; RuntimeError on failure.
 
-    Gathers what the scene's import pipeline needs from the preferences and the session."""
+    Gathers what the scene's import pipeline needs from the preferences and the session. The
+    clean-up options are the job's own (from Generate time) when it recorded them. `select`:
+    whether the new model takes the selection (default: only when the user left the selection
+    as it was at Generate)."""
     prefs = preferences.get_prefs(context)
     library_id = str(stamp.get("library_id", "") or "")
     entry = None
@@ -55,7 +59,8 @@ def import_result(
         name=name,
         placement=placement,
         stamp=stamp,
-        options=preferences.effective_import_options(context),
+        options=import_options.from_snapshot(placement.get(OPTIONS_KEY))
+        or preferences.effective_import_options(context),
         shape_only=not properties.TABLE.is_textured(settings, len(image_names)),
         images_mode=prefs.images_mode if prefs is not None else "PACK",
         use_recorded_location=use_recorded_location,
@@ -63,7 +68,61 @@ def import_result(
         entry=entry,
         render_folder=runtime.captures_dir(),
     )
+    plan.select = select if select is not None else selection_unchanged(context, placement)
     return pipeline.import_model(context, plan)
+
+
+# -- a landing never hijacks the session -------------------------------------------------------
+
+OPTIONS_KEY = "import_options"
+"""In a job's placement: the clean-up options as they were at Generate."""
+SELECTION_KEY = "selection"
+"""In a job's placement: the selection at Generate (names and the active object)."""
+
+
+def selection_now(context: bpy.types.Context) -> dict[str, object]:
+    """The selection as plain data (names, active): what a landing compares against."""
+    active = getattr(context, "active_object", None)
+    chosen = getattr(context, "selected_objects", None) or ()
+    return {"names": sorted(o.name for o in chosen), "active": active.name if active else ""}
+
+
+def selection_unchanged(context: bpy.types.Context, placement: dict[str, object]) -> bool:
+    """Whether the user left the selection as it was at Generate (then the new model may take
+    it); a job without a record of it (older, or from the command line) does not take it."""
+    then = placement.get(SELECTION_KEY)
+    return isinstance(then, dict) and then == selection_now(context)
+
+
+def at_generate(context: bpy.types.Context) -> dict[str, object]:
+    """What a job's placement keeps of this moment: the selection and the import options."""
+    options = preferences.effective_import_options(context)
+    return {SELECTION_KEY: selection_now(context), OPTIONS_KEY: import_options.snapshot(options)}
+
+
+def import_blocker(context: bpy.types.Context) -> str:
+    """Why a landed model must wait before it is imported ("" when it can go in now)."""
+    mode = str(getattr(context, "mode", "OBJECT"))
+    if mode != "OBJECT":
+        return f"you are in {mode.replace('_', ' ').title()} mode"
+    window = getattr(context, "window", None)
+    ours = {"YVO3D_OT_follow_jobs", "YVO3D_OT_generate", "YVO3D_OT_test_connection"}
+    for op in getattr(window, "modal_operators", None) or ():
+        if op.bl_idname not in ours and not op.bl_idname.startswith("yvo3d."):
+            return "another tool is running"
+    return ""
+
+
+def import_held(context: bpy.types.Context, report: Report) -> None:
+    """Import the models that waited, now that nothing stands in the way."""
+    if not runtime.held or import_blocker(context):
+        return
+    manager = runtime.manager(context)
+    for local_id in list(runtime.held):
+        runtime.held.discard(local_id)
+        record = manager.get(local_id)
+        if record is not None and record.stage == Stage.READY:
+            import_record(context, record, report, recorded=True)
 
 
 def _stamp(record: JobRecord) -> dict[str, object]:
@@ -140,7 +199,14 @@ def handle_event(
     error_level = "ERROR" if own is None or record.id in own else "WARNING"
     if event.kind == "ready":
         runtime.fingerprints.pop(record.id, None)
-        import_record(context, record, report, recorded=True)
+        reason = import_blocker(context)
+        if reason:
+            # Never change the user's mode: the model waits, "Ready to import", and goes in
+            # on its own at the first tick back in Object Mode (or with its Import button).
+            runtime.held.add(record.id)
+            report({"INFO"}, f"{record.name} is ready: it is imported when {_when(reason)}")
+        else:
+            import_record(context, record, report, recorded=True)
     elif event.kind == "ended":
         runtime.fingerprints.pop(record.id, None)
         if record.stage == Stage.FAILED:
@@ -149,6 +215,12 @@ def handle_event(
             report({"INFO"}, f"{record.name}: {record.message or 'Cancelled.'}")
         else:
             report({"WARNING"}, _record_error(record))
+
+
+def _when(reason: str) -> str:
+    if reason.startswith("you are in"):
+        return "you are back in Object Mode (or press Import in the Jobs panel)"
+    return "that is done (or press Import in the Jobs panel)"
 
 
 def _redraw(context: bpy.types.Context) -> None:
@@ -177,8 +249,9 @@ def tick(context: bpy.types.Context, report: Report | None = None) -> bool:
         _flush_messages(report)
     for event in manager.drain():
         handle_event(context, event, report)
+    import_held(context, report)
     _redraw(context)
-    return bool(manager.running()) or not manager.events.empty()
+    return bool(manager.running()) or not manager.events.empty() or bool(runtime.held)
 
 
 def _progress_line(event: Event) -> str:

@@ -4,7 +4,7 @@ import os
 from typing import Any
 
 import bpy
-from bpy.props import BoolProperty
+from bpy.props import BoolProperty, StringProperty
 from bpy.types import Operator
 
 # The image checks, the importer and the client are imported by the functions that use them:
@@ -15,8 +15,8 @@ from ...core.params import MAX_IMAGES
 from ..scene import image_files, targets
 from ..session import runtime
 from ..settings import preferences, properties
-from . import common
-from .common import Result, _wm, scene_settings
+from . import common, consent, follow
+from .common import Result, scene_settings
 from .follow import _modal, _start_following, _stop_following, run_to_end
 
 LIBRARY_MESSAGE = (
@@ -139,9 +139,14 @@ def _submit(op: Operator, context: bpy.types.Context, force: bool) -> Result:
     # One job per placeholder and take, each priced again before it pays (expected_cost).
     name = _default_name(settings, paths)
     planned = targets.plan(context, settings, scene.cursor.location, name)
+    now = follow.at_generate(context)  # the selection and import options the jobs land with
     records = [
         manager.submit(
-            name=name, images=paths, settings=values, placement=placement, expected_cost=expected
+            name=name,
+            images=paths,
+            settings=values,
+            placement={**placement, **now},
+            expected_cost=expected,
         )
         for name, placement in planned
     ]
@@ -173,6 +178,9 @@ class YVO3D_OT_generate(Operator):
         default=False,
         options={"SKIP_SAVE"},
     )
+    token: StringProperty(
+        name="Confirmation", description="Set by the confirmation", options={"HIDDEN", "SKIP_SAVE"}
+    )
 
     @classmethod
     def poll(cls, context: bpy.types.Context) -> bool:
@@ -183,18 +191,20 @@ class YVO3D_OT_generate(Operator):
         return True
 
     def invoke(self, context: bpy.types.Context, event: bpy.types.Event) -> Result:
+        if not consent.interactive(context):
+            return _submit(self, context, self.force)
+        reason = generate_blocker(context)
+        if reason:
+            self.report({"ERROR"}, reason)
+            return {"CANCELLED"}
         quote = runtime.quote()
         cost = quote.cost if quote.state == "ok" else None
         question = targets.confirm_message(context, scene_settings(context), cost)
-        if question and not common.headless() and context.window is not None:
-            # Several paid jobs (placeholders x takes): the total is confirmed first.
-            confirmed: Result = _wm(context).invoke_confirm(
-                self, event, title="Generate", message=question, confirm_text="Generate"
-            )
-            return confirmed
-        return _submit(self, context, self.force)
+        return consent.confirm(self, context, event, title="Generate", message=question)
 
     def execute(self, context: bpy.types.Context) -> Result:
+        if not consent.may_pay(self, context):
+            return {"CANCELLED"}
         return _submit(self, context, self.force)
 
     def modal(self, context: bpy.types.Context, event: bpy.types.Event) -> Result:

@@ -20,7 +20,7 @@ from ..scene.bounds import hierarchy
 from ..scene.takes import active_placeholder, active_root
 from ..session import runtime
 from ..settings import preferences, properties
-from . import common, follow
+from . import common, consent, follow
 from .common import Result
 
 
@@ -309,24 +309,32 @@ class YVO3D_OT_regenerate(Operator):
     def poll(cls, context: bpy.types.Context) -> bool:
         return _poll_generated(cls, context, service=True)
 
+    token: StringProperty(
+        name="Confirmation", description="Set by the confirmation", options={"HIDDEN", "SKIP_SAVE"}
+    )
+
     def invoke(self, context: bpy.types.Context, event: bpy.types.Event) -> Result:
-        if common.headless() or context.window is None:
+        if not consent.interactive(context):
             return self.execute(context)
         source = _source_or_report(self, context)
         if source is None:
             return {"CANCELLED"}
-        price = f"{source.cost:g} credits" if source.cost is not None else "priced when it starts"
-        wm: Any = context.window_manager
-        confirmed: Result = wm.invoke_confirm(
+        price = (
+            f"{source.cost:g} credits"
+            if source.cost is not None
+            else "price unknown until it starts (it is checked before paying)"
+        )
+        return consent.confirm(
             self,
+            context,
             event,
             title="Regenerate",
             message=f"Generate a new take of {source.name} from the same inputs: {price}.",
-            confirm_text="Generate",
         )
-        return confirmed
 
     def execute(self, context: bpy.types.Context) -> Result:
+        if not consent.may_pay(self, context):
+            return {"CANCELLED"}
         runtime.take_snapshot(context)
         reason = _service_blocker(context)
         if reason:
@@ -347,6 +355,7 @@ class YVO3D_OT_regenerate(Operator):
             self.report({"ERROR"}, problems[0].message)
             return {"CANCELLED"}
         name, placement = regenerate_plan(context, source)
+        placement.update(follow.at_generate(context))
         manager = runtime.manager(context)
         # The new take is priced again before it pays: a higher price stops it, unpaid.
         record = manager.submit(

@@ -112,7 +112,7 @@ def import_glb(
     scene, _ = _scene_and_layer(context)
     target = Vector(location) if location is not None else scene.cursor.location.copy()
 
-    _ensure_object_mode(context)
+    _require_object_mode(context)
     before = _snapshot()
     try:
         return _import(context, path, name, target, shape_only, images_mode, before)
@@ -181,15 +181,15 @@ def _scene_and_layer(context: bpy.types.Context) -> tuple[bpy.types.Scene, bpy.t
     return scene, view_layer
 
 
-def _ensure_object_mode(context: bpy.types.Context) -> None:
-    if context.mode == "OBJECT":
-        return
-    try:
-        bpy.ops.object.mode_set(mode="OBJECT")
-    except RuntimeError as exc:
+def _require_object_mode(context: bpy.types.Context) -> None:
+    """The importer never changes the user's mode (issue 12): outside Object Mode it refuses,
+    and the caller keeps the model until the user is back."""
+    mode = str(getattr(context, "mode", "OBJECT"))
+    if mode != "OBJECT":
         raise RuntimeError(
-            f"Could not switch to Object mode ({_reason(exc)}): switch to it, then try again"
-        ) from exc
+            f"you are in {mode.replace('_', ' ').title()} mode: switch to Object Mode and "
+            "import it then"
+        )
 
 
 def _snapshot() -> dict[str, set[int]]:

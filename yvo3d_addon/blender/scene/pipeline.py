@@ -9,7 +9,7 @@ and the job: no step reads the preferences or the session itself.
 """
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import bpy
@@ -42,13 +42,16 @@ class ImportPlan:
     """The library entry, for the asset's preview and provenance."""
     render_folder: str = ""
     """Where an asset preview may be rendered when the entry has none."""
-    notes: list[str] = field(default_factory=list)
+    select: bool = True
+    """Select the new model and make it active; False leaves the selection and the active
+    object exactly as they were (the user changed them since Generate)."""
 
 
 def import_model(context: bpy.types.Context, plan: ImportPlan) -> "ImportResult":
     """Run the pipeline; RuntimeError when the import or the placement fails (nothing is left
     in the scene then, and the placeholder is untouched). The later steps never raise: the
     model is in the scene and stays there whatever they do; their notes become warnings."""
+    kept = _selection(context)
     mode = plan.placement.get("mode", "CURSOR")
     placeholder = takes.find(dict(plan.placement)) if mode == "PLACEHOLDER" else None
     location: tuple[float, float, float] | None = None
@@ -75,4 +78,45 @@ def import_model(context: bpy.types.Context, plan: ImportPlan) -> "ImportResult"
         result.warnings += assets.mark_imported(
             context, result, plan.entry, plan.options, render_folder=plan.render_folder
         )
+    if plan.select:
+        _select(context, result.objects, result.root)
+    else:
+        _restore(context, kept)
     return result
+
+
+def _selection(context: bpy.types.Context) -> tuple[list[Any], Any]:
+    layer = context.view_layer
+    if layer is None:
+        return [], None
+    return [o for o in layer.objects if o.select_get()], layer.objects.active
+
+
+def _select(context: bpy.types.Context, objects: Sequence[Any], active: Any) -> None:
+    layer = context.view_layer
+    if layer is None or not active.visible_get():
+        return  # a hidden take waits for Next Take: the shown one keeps the selection
+    for obj in layer.objects:
+        if obj.select_get():
+            obj.select_set(False)
+    for obj in objects:
+        if obj.visible_get():
+            obj.select_set(True)
+    layer.objects.active = active
+
+
+def _restore(context: bpy.types.Context, kept: tuple[list[Any], Any]) -> None:
+    """The selection and the active object exactly as they were before the import."""
+    layer = context.view_layer
+    if layer is None:
+        return
+    chosen, active = kept
+    pointers = {o.as_pointer() for o in chosen}
+    for obj in layer.objects:
+        want = obj.as_pointer() in pointers
+        if obj.select_get() != want:
+            try:
+                obj.select_set(want)
+            except RuntimeError:
+                pass  # not selectable in this view layer any more
+    layer.objects.active = active

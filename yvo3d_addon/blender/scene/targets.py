@@ -90,11 +90,13 @@ def blocker(context: bpy.types.Context, settings: Any) -> str:
 
 
 def confirm_message(context: bpy.types.Context, settings: Any, cost: float | None) -> str:
-    """The question asked before several paid jobs start ("" when one job needs no question)."""
+    """The question asked before paid jobs start: what will be made, and the price."""
     count = job_count(context, settings)
     replacing = settings is not None and settings.placement == "PLACEHOLDER"
     if count <= 1 and not replacing:
-        return ""
+        if cost is None:
+            return "Generate 1 model: the price is not known yet (it is checked before paying)."
+        return f"Generate 1 model for {cost:g} credits."
     takes_each = take_count(settings)
     if replacing:
         places = len(targets(context, settings))

@@ -49,7 +49,7 @@ ENV_POLL_FIRST = "YVO3D_POLL_SECONDS"
 ONLINE_HINT = "Enable Preferences > System > Network > Allow Online Access"
 
 
-CREDENTIALS_HINT = "Add your Scenario API key and secret in Preferences > Add-ons > YVO3D"
+CREDENTIALS_HINT = preferences.CREDENTIALS_HINT
 
 
 TEMP_MAX_AGE = 2 * 24 * 3600.0
@@ -113,6 +113,9 @@ connection = ConnectionTest()
 
 follower_active = False
 """A modal operator is following the jobs (only one at a time)."""
+held: set[str] = set()
+"""Jobs whose model landed while the user could not be interrupted (Edit Mode, Sculpt, another
+tool running): "Ready to import", imported at the first tick back in Object Mode."""
 
 
 fingerprints: dict[str, str] = {}
@@ -123,19 +126,14 @@ library_match: dict[str, str] = {}
 """The last Generate refused as a duplicate: {"fingerprint", "entry", "name"}."""
 
 
-def take_snapshot(
-    context: bpy.types.Context | None = None, *, env_fallback: bool = False
-) -> Credentials | None:
+def take_snapshot(context: bpy.types.Context | None = None) -> Credentials | None:
     """Copy the credentials, service URL, CA bundle and online state out of Blender (main
-    thread). With `env_fallback` (the command line), empty fields fall back to the environment."""
+    thread). The credentials come from `preferences.credentials`: the fields, else the
+    environment."""
     global _credentials, _online
     context = context or bpy.context
     found = preferences.credentials(context)
     prefs = preferences.get_prefs(context)
-    if found is None and env_fallback and prefs is not None:
-        key = os.environ.get(preferences.ENV_API_KEY, "").strip()
-        secret = os.environ.get(preferences.ENV_API_SECRET, "").strip()
-        found = (key, secret) if key and secret else None
     snapshot = None
     if found is not None:
         snapshot = Credentials(
@@ -519,6 +517,7 @@ def shutdown(timeout: float = 5.0) -> list[str]:
     manager_, pricer_ = _manager, _pricer
     _manager = _pricer = None
     follower_active = _price_wanted = False
+    held.clear()
     deadline = time.monotonic() + timeout
     if manager_ is not None:
         manager_.stopping.set()  # from here a cut request means "stop", never "failed"

@@ -6,7 +6,7 @@ The preset lives in the add-on preferences; a scene may override it for its impo
 """
 
 import math
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, fields
 from typing import TYPE_CHECKING, Any
 
 import bpy
@@ -156,6 +156,31 @@ def options_of(group: Any) -> Options:
         save_asset=bool(group.save_asset),
         asset_library=str(group.asset_library),
     )
+
+
+def snapshot(options: Options) -> dict[str, Any]:
+    """The options as plain data, to keep with a job (JSON)."""
+    return asdict(options)
+
+
+def from_snapshot(data: object) -> Options | None:
+    """Options kept with a job, or None when there are none (an older job): unknown keys are
+    ignored, missing ones take their defaults, values of the wrong type are refused."""
+    if not isinstance(data, dict):
+        return None
+    values: dict[str, Any] = {}
+    for item in fields(Options):
+        if item.name not in data:
+            continue
+        value, default = data[item.name], getattr(_DEFAULTS, item.name)
+        if isinstance(default, bool) != isinstance(value, bool):
+            continue
+        if isinstance(default, int | float) and not isinstance(value, int | float):
+            continue
+        if isinstance(default, str) and not isinstance(value, str):
+            continue
+        values[item.name] = type(default)(value)
+    return Options(**values)
 
 
 def draw_options(layout: Any, group: Any, *, scene: bool) -> None:

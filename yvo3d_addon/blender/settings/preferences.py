@@ -24,14 +24,6 @@ class YVO3D_AddonPreferences(bpy.types.AddonPreferences):
 
     bl_idname = BASE_PACKAGE
 
-    use_env_credentials: BoolProperty(
-        name="Use Environment Variables",
-        description=(
-            f"Read the API key and secret from {ENV_API_KEY} / {ENV_API_SECRET} "
-            "in the environment instead of the fields below"
-        ),
-        default=False,
-    )
     api_key: StringProperty(
         name="API Key",
         description="Scenario API key (stored in your Blender preferences, never in a .blend)",
@@ -134,17 +126,15 @@ class YVO3D_AddonPreferences(bpy.types.AddonPreferences):
 
         box = layout.box()
         box.label(text="Credentials", icon="LOCKED")
-        box.prop(self, "use_env_credentials")
-        fields = box.column()
-        fields.enabled = not self.use_env_credentials
-        fields.prop(self, "api_key")
-        fields.prop(self, "api_secret")
+        box.prop(self, "api_key")
+        box.prop(self, "api_secret")
         box.prop(self, "project_id")
         hint = box.row()
         hint.label(text="Create keys at app.scenario.com: Project Settings > API Keys")
         hint.operator("wm.url_open", text="Open", icon="URL").url = KEYS_URL
-        if self.use_env_credentials and not _env_credentials():
-            box.label(text=f"{ENV_API_KEY} / {ENV_API_SECRET} are not set", icon="ERROR")
+        if not (self.api_key.strip() and self.api_secret.strip()):
+            found = "found" if _env_credentials() else "not set"
+            box.label(text=f"Empty: {ENV_API_KEY} / {ENV_API_SECRET} are used ({found})")
         if operator_registered(TEST_CONNECTION_OPERATOR):
             box.operator(TEST_CONNECTION_OPERATOR, icon="PLUGIN")
 
@@ -194,15 +184,23 @@ def _env_credentials() -> tuple[str, str] | None:
     return (key, secret) if key and secret else None
 
 
+CREDENTIALS_HINT = (
+    "Add your Scenario API key and secret in Preferences > Add-ons > YVO3D, or set "
+    f"{ENV_API_KEY} and {ENV_API_SECRET} in the environment"
+)
+"""Every "no credentials" message: it names both ways."""
+
+
 def credentials(context: bpy.types.Context) -> tuple[str, str] | None:
-    """(api key, api secret) from the environment or the fields, per preference; else None."""
+    """(api key, api secret): the preference fields when both are filled in, else the
+    environment (SCENARIO_SDK_API_KEY / SCENARIO_SDK_API_SECRET), else None. The one lookup
+    the panel, the operators and the command line share."""
     prefs = get_prefs(context)
-    if prefs is None:
-        return None
-    if prefs.use_env_credentials:
-        return _env_credentials()
-    key, secret = prefs.api_key.strip(), prefs.api_secret.strip()
-    return (key, secret) if key and secret else None
+    if prefs is not None:
+        key, secret = prefs.api_key.strip(), prefs.api_secret.strip()
+        if key and secret:
+            return key, secret
+    return _env_credentials()
 
 
 def effective_import_options(context: bpy.types.Context) -> Options:
