@@ -8,6 +8,7 @@ enabling the add-on imports this module, and must stay cheap.
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import os
 import sys
@@ -107,6 +108,45 @@ def _item_doc(item: Item) -> dict[str, Any]:
     return doc
 
 
+def _with_budget(func: Callable[..., dict[str, Any]]) -> Callable[..., dict[str, Any]]:
+    """`budget=N` on a command: at most N credits in this run, instead of the preferences'
+    per-session and per-day limits (`--budget` on the command line)."""
+
+    @functools.wraps(func)
+    def run(*args: Any, budget: float | None = None, **kwargs: Any) -> dict[str, Any]:
+        before = runtime.budget_override
+        if budget is not None:
+            if budget < 0:
+                raise errors.InputError("--budget must be 0 or more credits.")
+            runtime.budget_override = float(budget)
+        try:
+            return func(*args, **kwargs)
+        finally:
+            runtime.budget_override = before
+
+    return run
+
+
+def budget_doc(manager: JobManager) -> dict[str, Any]:
+    """The limits in force and what is left of them (for --json and the progress line)."""
+    from ...core.spend import day_start, spent_since
+
+    limits, records = manager.budget, manager.jobs()
+    session = spent_since(records, limits.session_start)
+    today = spent_since(records, day_start())
+    doc: dict[str, Any] = {"spent_session": session, "spent_today": today}
+    parts = []
+    if limits.per_session > 0:
+        doc["left_session"] = max(0.0, limits.per_session - session)
+        parts.append(f"{doc['left_session']:g} of {limits.per_session:g} credits left this run")
+    if limits.per_day > 0:
+        doc["left_today"] = max(0.0, limits.per_day - today)
+        parts.append(f"{doc['left_today']:g} of {limits.per_day:g} left today")
+    doc["text"] = ", ".join(parts)
+    return doc
+
+
+@_with_budget
 def generate(
     images: list[str],
     out: str,
@@ -205,6 +245,7 @@ def _import_into_blend(manager: JobManager, item: Item, blend: str) -> None:
     bpy.ops.wm.save_as_mainfile(filepath=blend)
 
 
+@_with_budget
 def batch(
     source: str,
     out_dir: str,
@@ -271,6 +312,16 @@ def batch(
     if dry_run:
         doc.update(items=[_item_doc(i) for i in items], paid=False)
         doc["exit_code"] = exit_code(items, dry_run=True)
+        return doc
+    if manager.budget.active:
+        doc["budget"] = budget_doc(manager)
+        emit(f"[yvo3d] budget: {doc['budget']['text']}")
+    refusal = manager.budget.refusal(manager.jobs(), total) if to_send else ""
+    if refusal:
+        run.run([])  # still follow what was paid before
+        doc.update(items=[_item_doc(i) for i in items], confirmed=False, error=refusal)
+        doc["hint"] = "Raise the budget (--budget, or Preferences > Add-ons > YVO3D)."
+        doc["exit_code"] = EXIT_USER
         return doc
     if to_send and not yes and not (confirm is not None and confirm(total, len(to_send))):
         run.run([])  # still follow what was paid before

@@ -78,6 +78,12 @@ def _params(args: argparse.Namespace) -> dict[str, Any]:
     return {k[len(prefix) :]: v for k, v in vars(args).items() if k.startswith(prefix) and v}
 
 
+BUDGET_HELP = (
+    "spend at most this many credits in this run (instead of the per-session and per-day "
+    "budgets of the preferences)"
+)
+
+
 def _parser() -> argparse.ArgumentParser:
     common = _Parser(add_help=False)
     common.add_argument("--json", action="store_true", help="print one JSON document on stdout")
@@ -96,6 +102,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--dry-run", action="store_true", help="print the price, pay nothing")
     p.add_argument("--force", action="store_true", help="pay even for an identical result")
     p.add_argument("--timeout", type=float, default=None, help="stop following after S seconds")
+    p.add_argument("--budget", type=float, default=None, help=BUDGET_HELP)
     _add_params(p)
     p.set_defaults(run=_cmd_generate)
 
@@ -108,6 +115,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--retry-failed", action="store_true", help="send failed paid items again")
     p.add_argument("--force", action="store_true", help="pay even for identical results")
     p.add_argument("--timeout", type=float, default=None, help="stop following after S seconds")
+    p.add_argument("--budget", type=float, default=None, help=BUDGET_HELP)
     _add_params(p)
     p.set_defaults(run=_cmd_batch)
 
@@ -142,6 +150,7 @@ def _cmd_generate(args: argparse.Namespace, emit: Emit, stop: threading.Event) -
         timeout=args.timeout,
         emit=emit,
         stop=stop,
+        budget=args.budget,
     )
 
 
@@ -169,6 +178,7 @@ def _cmd_batch(args: argparse.Namespace, emit: Emit, stop: threading.Event) -> d
         confirm=None if args.json else _ask,
         emit=emit,
         stop=stop,
+        budget=args.budget,
     )
 
 

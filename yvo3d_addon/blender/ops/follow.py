@@ -247,7 +247,10 @@ def tick(context: bpy.types.Context, report: Report | None = None) -> bool:
     runtime.take_snapshot(context)  # workers started later use the current preferences
     if report is not _deferred_report:
         _flush_messages(report)
-    for event in manager.drain():
+    events = manager.drain()
+    if events:
+        runtime.spend_changed()
+    for event in events:
         handle_event(context, event, report)
     import_held(context, report)
     _redraw(context)
@@ -282,6 +285,7 @@ def run_to_end(context: bpy.types.Context, ids: list[str], report: Report) -> Re
         handle_event(context, event, report, own)
 
     done = manager.wait(timeout, on_event=on_event, ids=ids)
+    runtime.spend_changed()
     _flush_messages(report)
     if not done:
         report({"ERROR"}, "Still running after the time limit: follow it in the Jobs panel.")

@@ -139,6 +139,13 @@ def _submit(op: Operator, context: bpy.types.Context, force: bool) -> Result:
     # One job per placeholder and take, each priced again before it pays (expected_cost).
     name = _default_name(settings, paths)
     planned = targets.plan(context, settings, scene.cursor.location, name)
+    if expected is not None and manager.budget.active:
+        # The whole run against the budget before anything is paid (each job is checked
+        # again, at its own price, right before its paid request).
+        refusal = manager.budget.refusal(manager.jobs(), expected * len(planned))
+        if refusal:
+            op.report({"ERROR"}, refusal)
+            return {"CANCELLED"}
     now = follow.at_generate(context)  # the selection and import options the jobs land with
     records = [
         manager.submit(

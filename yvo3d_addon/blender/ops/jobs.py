@@ -10,9 +10,9 @@ from bpy.types import Operator
 # enabling the add-on imports this module and must stay cheap (docs/performance.md).
 from ...core.jobs import Stage
 from ..session import runtime
-from . import common
+from . import common, reimport
 from .common import Result, _can_reach_service, _job, _wm
-from .follow import ensure_follower, import_record, import_result, run_to_end
+from .follow import ensure_follower, import_record, run_to_end
 
 
 class YVO3D_OT_cancel_job(Operator):
@@ -89,6 +89,13 @@ class YVO3D_OT_import_job(Operator):
         name="Library Entry", description="Import a library entry instead", options={"SKIP_SAVE"}
     )
 
+    @classmethod
+    def poll(cls, context: bpy.types.Context) -> bool:
+        if getattr(context, "mode", "OBJECT") != "OBJECT":
+            cls.poll_message_set("Switch to Object Mode to import (the model waits for you)")
+            return False
+        return True
+
     def execute(self, context: bpy.types.Context) -> Result:
         manager = runtime.manager(context)
         if self.job_id:
@@ -96,37 +103,21 @@ class YVO3D_OT_import_job(Operator):
             if record is None or record.stage not in (Stage.READY, Stage.IMPORTED):
                 self.report({"ERROR"}, "That job has no downloaded model to import")
                 return {"CANCELLED"}
+            runtime.held.discard(record.id)
             if not import_record(context, record, self.report, recorded=False, push_undo=False):
                 return {"CANCELLED"}
+            landed = manager.get(record.id)
+            reimport.replace_previous_take(record, landed.imported_as if landed else "")
             return {"FINISHED"}
         entry = manager.library.get(self.library_id) if self.library_id else None
         if entry is None or not os.path.isfile(entry.glb_path):
             self.report({"ERROR"}, "That library entry is missing")
             return {"CANCELLED"}
-        try:
-            result = import_result(
-                context,
-                glb_path=entry.glb_path,
-                name=entry.name,
-                settings=entry.settings,
-                image_names=[str(i.get("name", "")) for i in entry.images],
-                placement={"mode": "CURSOR"},
-                stamp={
-                    "job_id": entry.job_id,
-                    "library_id": entry.id,
-                    "images": [str(i.get("name", "")) for i in entry.images],
-                    "params": {k: v for k, v in entry.body.items() if k != "images"},
-                    "cost": entry.cost,
-                    "fingerprint": entry.fingerprint,
-                },
-                use_recorded_location=False,
-            )
-        except RuntimeError as exc:
-            self.report({"ERROR"}, str(exc))
+        count = reimport.import_entry(context, entry, self.report)
+        if not count:
             return {"CANCELLED"}
-        for warning in result.warnings:
-            self.report({"WARNING"}, warning)
-        self.report({"INFO"}, f"{entry.name}: imported from the library")
+        where = f"{count} placeholders" if count > 1 else "the scene"
+        self.report({"INFO"}, f"{entry.name}: imported from the library into {where} (free)")
         runtime.library_match.clear()
         return {"FINISHED"}
 

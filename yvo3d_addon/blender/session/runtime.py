@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from ...core.client import ScenarioClient
     from ...core.jobs import JobManager, PollPolicy
     from ...core.pricing import Pricer, Quote, UploadCache
+    from ...core.spend import Budget
 
 
 log = logging.getLogger(__name__)
@@ -368,6 +369,46 @@ def _upload_cache() -> UploadCache:
     return _uploads
 
 
+SESSION_START = time.time()
+"""When this Blender session began (the add-on was first loaded): "this session" in spend."""
+budget_override: float | None = None
+"""A per-run limit for the command line's `--budget` (replaces the preferences' limits)."""
+_spend_cache: tuple[float, float] | None = None
+
+
+def budget(context: bpy.types.Context | None = None) -> Budget:
+    """The spending limits in force: `--budget` for a command-line run, else the preferences'."""
+    from ...core.spend import Budget
+
+    if budget_override is not None:
+        return Budget(per_session=budget_override, session_start=SESSION_START)
+    prefs = preferences.get_prefs(context or bpy.context)
+    if prefs is None:
+        return Budget(session_start=SESSION_START)
+    return Budget(
+        per_session=float(prefs.budget_session),
+        per_day=float(prefs.budget_day),
+        session_start=SESSION_START,
+    )
+
+
+def spend() -> tuple[float, float]:
+    """(this session, today) in credits, from the job store; cached until a job changes (the
+    follower's tick calls `spend_changed`), so a redraw never walks the job history."""
+    global _spend_cache
+    if _spend_cache is None:
+        from ...core.spend import day_start, spent_since
+
+        records = _manager.jobs() if _manager is not None else []
+        _spend_cache = (spent_since(records, SESSION_START), spent_since(records, day_start()))
+    return _spend_cache
+
+
+def spend_changed() -> None:
+    global _spend_cache
+    _spend_cache = None
+
+
 def manager(context: bpy.types.Context | None = None) -> JobManager:
     """The session's job manager, created on first use (main thread: it opens the store)."""
     global _manager
@@ -391,6 +432,8 @@ def manager(context: bpy.types.Context | None = None) -> JobManager:
             uploads=_upload_cache(),
         )
         _clean_temp()
+        spend_changed()
+    _manager.budget = budget(context)
     return _manager
 
 

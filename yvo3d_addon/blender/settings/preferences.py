@@ -41,6 +41,30 @@ class YVO3D_AddonPreferences(bpy.types.AddonPreferences):
         description="Optional Scenario project id (proj_...); a project key already implies it",
         default="",
     )
+    budget_session: FloatProperty(
+        name="Budget per Session",
+        description=(
+            "Credits this Blender session may spend; Generate refuses a request that would go "
+            "over it (0: no limit)"
+        ),
+        default=0.0,
+        min=0.0,
+        soft_max=10000.0,
+        step=100,
+        precision=0,
+    )
+    budget_day: FloatProperty(
+        name="Budget per Day",
+        description=(
+            "Credits all YVO3D runs (panel and command line) may spend today; Generate refuses "
+            "a request that would go over it (0: no limit)"
+        ),
+        default=0.0,
+        min=0.0,
+        soft_max=100000.0,
+        step=100,
+        precision=0,
+    )
     service_url: StringProperty(
         name="Service URL",
         description=(
@@ -129,6 +153,9 @@ class YVO3D_AddonPreferences(bpy.types.AddonPreferences):
         box.prop(self, "api_key")
         box.prop(self, "api_secret")
         box.prop(self, "project_id")
+        row = box.row(heading="Budget")
+        row.prop(self, "budget_session", text="Session")
+        row.prop(self, "budget_day", text="Day")
         hint = box.row()
         hint.label(text="Create keys at app.scenario.com: Project Settings > API Keys")
         hint.operator("wm.url_open", text="Open", icon="URL").url = KEYS_URL

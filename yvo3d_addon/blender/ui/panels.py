@@ -323,11 +323,34 @@ def _listed(manager: Any, settings: Any) -> list[JobRecord]:
     return listed[:MAX_LISTED]
 
 
+def price_text(record: JobRecord) -> str:
+    """A job's price: what it cost, or its quote before the paid request ("" unknown)."""
+    if record.cost is not None:
+        return f"{record.cost:g} cr"
+    if record.expected_cost is not None:
+        return f"~{record.expected_cost:g} cr"
+    return ""
+
+
+def spend_text(context: bpy.types.Context) -> str:
+    """What this session and today cost, and the budget (from the session's cache: no I/O)."""
+    session, today = runtime.spend()
+    limits = runtime.budget(context)
+    text = f"Spent: {session:g} credits this session, {today:g} today"
+    caps = []
+    if limits.per_session > 0:
+        caps.append(f"{max(0.0, limits.per_session - session):g} left this session")
+    if limits.per_day > 0:
+        caps.append(f"{max(0.0, limits.per_day - today):g} left today")
+    return f"{text} ({', '.join(caps)})" if caps else text
+
+
 def _draw_job(layout: Any, context: bpy.types.Context, record: JobRecord, running: bool) -> None:
     stage = record.stage
     box = layout.box()
     head = box.row()
     head.label(text=record.name, icon=STAGE_ICONS.get(stage, "SORTTIME"))
+    head.label(text=price_text(record))
     head.label(text=_elapsed(record))
     if not running:
         dismiss = head.operator("yvo3d.dismiss_job", text="", icon="X", emboss=False)
@@ -354,6 +377,8 @@ def _draw_job(layout: Any, context: bpy.types.Context, record: JobRecord, runnin
         resume = box.operator("yvo3d.resume_job", text="Resume", icon="PLAY")
         resume.job_id = record.id
     if stage == Stage.READY:
+        if record.id in runtime.held:
+            box.label(text="Ready to import: goes in back in Object Mode", icon="PAUSE")
         if record.message.startswith("Import failed"):
             wrapped(box, context, record.message, icon="ERROR", alert=True)
         op = box.operator("yvo3d.import_job", text="Import", icon="IMPORT")
@@ -397,6 +422,7 @@ class YVO3D_PT_jobs(_Sidebar, Panel):
                 icon="ERROR",
                 alert=True,
             )
+        layout.label(text=spend_text(context), icon="FUND")
         records = _listed(manager, common.scene_settings(context)) if manager else []
         if not records:
             layout.label(text="No jobs yet", icon="INFO")
