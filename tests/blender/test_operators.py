@@ -256,11 +256,14 @@ def test_windowed_generate_starts_one_modal_follower(
     server = yvo.server
     add_images([write_png(yvo.images, "first.png")])
 
-    assert bpy.ops.yvo3d.generate("INVOKE_DEFAULT") == {"RUNNING_MODAL"}
+    # Module mode runs an INVOKE as execute: the token is the yes of the price confirmation
+    # a click shows (issue 12: no credits without a yes; test_artist_flow drives the dialog).
+    yes = mod("ops.consent").grant
+    assert bpy.ops.yvo3d.generate("INVOKE_DEFAULT", token=yes()) == {"RUNNING_MODAL"}
     assert runtime.follower_active
     # A second Generate (another image) only submits: one follower follows every job.
     settings().images[0].filepath = write_png(yvo.images, "second.png", tint=60)
-    assert bpy.ops.yvo3d.generate("INVOKE_DEFAULT") == {"FINISHED"}
+    assert bpy.ops.yvo3d.generate("INVOKE_DEFAULT", token=yes()) == {"FINISHED"}
     manager = runtime.existing_manager()
     assert len(manager.jobs()) == 2
 

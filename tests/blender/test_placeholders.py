@@ -271,7 +271,9 @@ def test_nothing_changes_until_the_model_is_imported(
     before = snapshot(block)
     objects = {o.name for o in bpy.data.objects}
 
-    assert bpy.ops.yvo3d.generate("INVOKE_DEFAULT") == {"RUNNING_MODAL"}
+    assert bpy.ops.yvo3d.generate("INVOKE_DEFAULT", token=mod("ops.consent").grant()) == {
+        "RUNNING_MODAL"
+    }
     manager = mod("runtime").existing_manager()
     wait_for(lambda: any(r.job_id for r in manager.jobs()))
     assert snapshot(block) == before
@@ -629,7 +631,9 @@ def test_links_survive_renames_copies_and_a_reload(
     block = cube("Block", location=(0.0, 0.0, 1.0))
     select_only(block)
     prepare(yvo)
-    assert bpy.ops.yvo3d.generate("INVOKE_DEFAULT") == {"RUNNING_MODAL"}
+    assert bpy.ops.yvo3d.generate("INVOKE_DEFAULT", token=mod("ops.consent").grant()) == {
+        "RUNNING_MODAL"
+    }
     block.name = "Renamed"  # while the job runs: the uuid still finds it
     reports = Reports()
     wait_for(lambda: not ops.tick(bpy.context, reports), timeout=20, step=0.05)
@@ -646,7 +650,8 @@ def test_links_survive_renames_copies_and_a_reload(
     copy.location.x += 3.0
     select_only(copy)
     # force: the same image and parameters are in the library already (the first take).
-    assert bpy.ops.yvo3d.generate(force=True) in ({"FINISHED"}, {"RUNNING_MODAL"})
+    yes = mod("ops.consent").grant()  # the confirmation's yes (issue 12)
+    assert bpy.ops.yvo3d.generate(force=True, token=yes) in ({"FINISHED"}, {"RUNNING_MODAL"})
     wait_for(lambda: not ops.tick(bpy.context, reports), timeout=20, step=0.05)
     assert copy["yvo3d_uuid"] != block["yvo3d_uuid"]
     assert takes_of(block) == [bpy.data.objects["My Chair"]]

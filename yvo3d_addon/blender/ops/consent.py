@@ -67,7 +67,9 @@ def may_pay(op: Any, context: bpy.types.Context) -> bool:
 
 def ask_again(idname: str) -> None:
     """Open the operator the way a click does (its invoke asks for the yes)."""
-    group, name = idname.split(".", 1)
+    # An operator instance names itself YVO3D_OT_generate; bpy.ops wants yvo3d.generate.
+    group, _, name = idname.partition("_OT_") if "_OT_" in idname else idname.partition(".")
+    group = group.lower()
     try:
         getattr(getattr(bpy.ops, group), name)("INVOKE_DEFAULT")
     except (RuntimeError, AttributeError):

@@ -200,10 +200,6 @@ class YVO3D_OT_generate(Operator):
     def invoke(self, context: bpy.types.Context, event: bpy.types.Event) -> Result:
         if not consent.interactive(context):
             return _submit(self, context, self.force)
-        reason = generate_blocker(context)
-        if reason:
-            self.report({"ERROR"}, reason)
-            return {"CANCELLED"}
         quote = runtime.quote()
         cost = quote.cost if quote.state == "ok" else None
         question = targets.confirm_message(context, scene_settings(context), cost)
