@@ -96,7 +96,7 @@ def find_python(
     policy = subprocess.run(["apt-cache", "policy", exe], capture_output=True, text=True)
     candidate = re.search(r"Candidate: (\S+)", policy.stdout)
     if candidate is None or candidate.group(1) == "(none)":
-        return None, f"{reason}, and apt has no {exe} package (Debian 12 ships 3.11)"
+        return None, f"{reason}, and apt has no {exe} package"
     if os.geteuid() != 0:
         return None, f"{reason}; apt has {exe}: sudo apt-get install {exe} {exe}-venv"
     print(f"[setup] apt-get install {exe} {exe}-venv", flush=True)
