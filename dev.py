@@ -1,7 +1,9 @@
 """Developer entry point: `python3 dev.py demo` runs the main job end to end in headless Blender,
 `python3 dev.py test` runs every check and test, `python3 dev.py bench` the performance benchmark
 (on demand, not in CI). Each installs what it needs into local virtual environments first
-(`setup`), so a fresh machine with Python 3.11 needs nothing else.
+(`setup`), so a fresh machine with Python 3.11 needs nothing else (the newest Blender's leg needs
+a Python 3.13, which `setup` looks for on the machine; where there is none that leg is skipped
+and the summary says why).
 """
 
 from __future__ import annotations
