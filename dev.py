@@ -1,7 +1,9 @@
 """Developer entry point: `python3 dev.py demo` runs the main job end to end in headless Blender,
 `python3 dev.py test` runs every check and test, `python3 dev.py bench` the performance benchmark
 (on demand, not in CI). Each installs what it needs into local virtual environments first
-(`setup`), so a fresh machine with Python 3.11 needs nothing else.
+(`setup`), so a fresh machine with Python 3.11 needs nothing else (the newest Blender's leg needs
+a Python 3.13, which `setup` looks for on the machine; where there is none that leg is skipped
+and the summary says why).
 """
 
 from __future__ import annotations
@@ -10,50 +12,144 @@ import argparse
 import hashlib
 import os
 import re
+import shutil
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
+
+
+@dataclass(frozen=True)
+class Venv:
+    path: Path
+    reqs: Path
+    python: str  # the interpreter version the venv is made with ("3.11", "3.13")
+
+
+def _venv(name: str, python: str = "3.11") -> Venv:
+    suffix = "" if name == "dev" else f"-{name}"
+    return Venv(ROOT / f".venv{suffix}", ROOT / "requirements" / f"{name}.txt", python)
+
+
 VENVS = {
-    "dev": (ROOT / ".venv", ROOT / "requirements" / "dev.txt"),
-    "bpy50": (ROOT / ".venv-bpy50", ROOT / "requirements" / "bpy50.txt"),
-    "bpy42": (ROOT / ".venv-bpy42", ROOT / "requirements" / "bpy42.txt"),
+    "dev": _venv("dev"),
+    "bpy50": _venv("bpy50"),
+    "bpy45": _venv("bpy45"),
+    "bpy42": _venv("bpy42"),
+    "bpy53": _venv("bpy53", python="3.13"),  # bpy 5.1 and newer need Python 3.13
 }
+# The Blender legs of `test`, in the order they run: (venv, suite). "full" runs tests/blender,
+# "smoke" the tests marked `smoke` (see the README's compatibility line for why).
+BLENDER_LEGS = [("bpy50", "full"), ("bpy45", "full"), ("bpy42", "smoke"), ("bpy53", "smoke")]
 
 
 def python_of(name: str) -> Path:
-    return VENVS[name][0] / "bin" / "python"
+    return VENVS[name].path / "bin" / "python"
 
 
-def ensure_venv(name: str) -> Path:
-    """Create or update one venv; a stamp of the requirements file skips work when unchanged."""
-    venv, reqs = VENVS[name]
-    digest = hashlib.sha256(reqs.read_bytes()).hexdigest()
-    stamp = venv / ".requirements.sha256"
+def bpy_version(name: str) -> str:
+    """The Blender version a venv pins (`bpy==X` in its requirements file)."""
+    found = re.search(r"^bpy==(\S+)", VENVS[name].reqs.read_text(), re.MULTILINE)
+    return found.group(1) if found else "?"
+
+
+def _reports_version(python: str | Path, version: str) -> bool:
+    """True when `python` runs, is `version` and can make a venv (pyenv shims, broken links)."""
+    code = "import sys, venv, ensurepip; print('%d.%d' % sys.version_info[:2])"
+    try:
+        out = subprocess.run([str(python), "-c", code], capture_output=True, text=True, timeout=60)
+    except OSError:
+        return False
+    return out.returncode == 0 and out.stdout.strip() == version
+
+
+def find_python(
+    version: str,
+    search_path: str | None = None,
+    pyenv_root: Path | None = None,
+    apt: bool = True,
+) -> tuple[Path | None, str]:
+    """An interpreter of `version` to make a venv with, or None and the reason there is none.
+
+    Looks, in order, at $YVO3D_PYTHON<version digits>, `python<version>` on PATH, pyenv's
+    versions folder, /usr/bin and /usr/local/bin, and last (as root, where the system's
+    packages have it, as Debian 13 does) installs `python<version>` with apt-get.
+    """
+    env_name = "YVO3D_PYTHON" + version.replace(".", "")
+    if os.environ.get(env_name):
+        given = Path(os.environ[env_name])
+        if _reports_version(given, version):
+            return given, ""
+        return None, f"${env_name}={given} is not a working Python {version}"
+    exe = f"python{version}"
+    root = pyenv_root or Path(os.environ.get("PYENV_ROOT", Path.home() / ".pyenv"))
+    candidates = [shutil.which(exe, path=search_path)]
+    candidates += sorted((root / "versions").glob(f"{version}.*/bin/{exe}"), reverse=True)
+    candidates += [f"/usr/bin/{exe}", f"/usr/local/bin/{exe}"] if search_path is None else []
+    for found in candidates:
+        if found and Path(found).exists() and _reports_version(found, version):
+            return Path(found), ""
+    reason = f"no Python {version}: not on PATH, not in {root / 'versions'}"
+    if not apt or shutil.which("apt-get") is None:
+        return None, reason
+    policy = subprocess.run(["apt-cache", "policy", exe], capture_output=True, text=True)
+    candidate = re.search(r"Candidate: (\S+)", policy.stdout)
+    if candidate is None or candidate.group(1) == "(none)":
+        return None, f"{reason}, and apt has no {exe} package"
+    if os.geteuid() != 0:
+        return None, f"{reason}; apt has {exe}: sudo apt-get install {exe} {exe}-venv"
+    print(f"[setup] apt-get install {exe} {exe}-venv", flush=True)
+    install = [exe, f"{exe}-venv"]
+    subprocess.run(["apt-get", "install", "-y", "-q", *install], check=False)
+    if _reports_version(f"/usr/bin/{exe}", version):
+        return Path(f"/usr/bin/{exe}"), ""
+    return None, f"{reason}; apt-get install {exe} did not give a working interpreter"
+
+
+def ensure_venv(name: str) -> tuple[Path | None, str]:
+    """Create or update one venv (a stamp of the requirements file skips work when unchanged);
+    return its python, or None and why it cannot be made here."""
+    venv = VENVS[name]
+    digest = hashlib.sha256(venv.reqs.read_bytes()).hexdigest()
+    stamp = venv.path / ".requirements.sha256"
     if stamp.exists() and stamp.read_text() == digest and python_of(name).exists():
-        return python_of(name)
-    print(f"[setup] {venv.name}: installing {reqs.relative_to(ROOT)}", flush=True)
-    started = time.monotonic()
+        return python_of(name), ""
     if not python_of(name).exists():
-        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+        this = f"{sys.version_info[0]}.{sys.version_info[1]}"
+        base, reason = (
+            (Path(sys.executable), "") if venv.python == this else find_python(venv.python)
+        )
+        if base is None:
+            print(f"[setup] {venv.path.name}: skipped, {reason}", flush=True)
+            return None, reason
+        print(f"[setup] {venv.path.name}: new venv from {base}", flush=True)
+        subprocess.run([str(base), "-m", "venv", str(venv.path)], check=True)
+    print(f"[setup] {venv.path.name}: installing {venv.reqs.relative_to(ROOT)}", flush=True)
+    started = time.monotonic()
     subprocess.run(
-        [str(python_of(name)), "-m", "pip", "install", "-q", "-r", str(reqs)], check=True
+        [str(python_of(name)), "-m", "pip", "install", "-q", "-r", str(venv.reqs)], check=True
     )
     stamp.write_text(digest)
-    print(f"[setup] {venv.name}: ready in {time.monotonic() - started:.0f} s", flush=True)
-    return python_of(name)
+    print(f"[setup] {venv.path.name}: ready in {time.monotonic() - started:.0f} s", flush=True)
+    return python_of(name), ""
 
 
-def setup(names: list[str]) -> None:
+def setup(names: list[str]) -> dict[str, str]:
+    """Make every venv named; return the reason for each one that cannot be made here."""
     if sys.version_info[:2] != (3, 11):
         print(
             f"[setup] warning: Python 3.11 is expected (this is {sys.version.split()[0]}); "
             "the bpy 5.0.1 wheel needs 3.11."
         )
+    missing = {}
     for name in names:
-        ensure_venv(name)
+        python, reason = ensure_venv(name)
+        if python is None:
+            missing[name] = reason
+    return missing
 
 
 def run(cmd: list[str], **kw: object) -> int:
@@ -67,6 +163,7 @@ SUMMARY = re.compile(r"(\d+) (passed|failed|skipped|errors?|deselected|xfailed|x
 def pytest_leg(python: Path, label: str, args: list[str], env: dict[str, str]) -> dict[str, int]:
     """Run one pytest leg; return its counts read from pytest's closing line."""
     print(f"\n===== {label} =====", flush=True)
+    started = time.monotonic()
     proc = subprocess.Popen(
         [str(python), "-m", "pytest", *args],
         cwd=ROOT,
@@ -82,7 +179,8 @@ def pytest_leg(python: Path, label: str, args: list[str], env: dict[str, str]) -
         if SUMMARY.search(line):
             last = line
     code = proc.wait()
-    counts = {"passed": 0, "failed": 0, "skipped": 0, "errors": 0, "exit": code}
+    seconds = round(time.monotonic() - started)
+    counts = {"passed": 0, "failed": 0, "skipped": 0, "errors": 0, "exit": code, "seconds": seconds}
     for number, word in SUMMARY.findall(last):
         key = "errors" if word.startswith("error") else word
         if key in counts:
@@ -92,10 +190,39 @@ def pytest_leg(python: Path, label: str, args: list[str], env: dict[str, str]) -
     return counts
 
 
+def blender_legs(args: argparse.Namespace) -> list[tuple[str, str]]:
+    """The Blender legs this run takes: --leg names them, --quick keeps 5.0 alone."""
+    if args.leg:
+        unknown = sorted(set(args.leg) - {name for name, _ in BLENDER_LEGS})
+        if unknown:
+            raise SystemExit(
+                f"unknown leg {', '.join(unknown)}: one of {[n for n, _ in BLENDER_LEGS]}"
+            )
+        return [(name, suite) for name, suite in BLENDER_LEGS if name in args.leg]
+    return BLENDER_LEGS[:1] if args.quick else BLENDER_LEGS
+
+
+def leg_label(name: str, suite: str) -> str:
+    return f"Blender {bpy_version(name)} ({suite}, Python {VENVS[name].python})"
+
+
+def summary_line(label: str, counts: dict[str, int] | str) -> str:
+    """One leg in the summary: its counts, or the reason it was skipped."""
+    if isinstance(counts, str):
+        return f"{label:38s} SKIPPED: {counts}"
+    return (
+        f"{label:38s} passed {counts['passed']:4d}  failed {counts['failed']:3d}  "
+        f"errors {counts['errors']:3d}  skipped {counts['skipped']:3d}  "
+        f"({counts['seconds']} s)"
+    )
+
+
 def cmd_test(args: argparse.Namespace) -> int:
     started = time.monotonic()
-    legs = ["dev", "bpy50"] + ([] if args.quick else ["bpy42"])
-    setup(legs)
+    legs = blender_legs(args)
+    missing = setup(["dev", *(name for name, _ in legs)])
+    if "dev" in missing:
+        raise SystemExit(f"the dev venv cannot be made: {missing['dev']}")
     dev = python_of("dev")
     failures: list[str] = []
     bin_dir = dev.parent
@@ -118,33 +245,25 @@ def cmd_test(args: argparse.Namespace) -> int:
         env["YVO3D_ZIP"] = str(zip_path)
     totals = {"passed": 0, "failed": 0, "skipped": 0, "errors": 0}
     pyargs = ["-q", "-p", "no:cacheprovider", *args.pytest_args]
-    results = [
-        (
-            "core (no Blender)",
-            pytest_leg(dev, "core tests (no Blender)", ["tests/core", *pyargs], env),
-        )
-    ]
-    results.append(
-        (
-            "Blender 5.0.1",
-            pytest_leg(python_of("bpy50"), "Blender 5.0.1 tests", ["tests/blender", *pyargs], env),
-        )
-    )
-    if not args.quick:
+    results: list[tuple[str, dict[str, int] | str]] = []
+    if not args.leg:
+        label = "core (no Blender)"
+        results.append((label, pytest_leg(dev, label, ["tests/core", *pyargs], env)))
+    for name, suite in legs:
+        label = leg_label(name, suite)
+        if name in missing:
+            print(f"\n===== {label}: SKIPPED, {missing[name]} =====", flush=True)
+            results.append((label, missing[name]))
+            continue
+        select = [] if suite == "full" else ["-m", "smoke"]
         results.append(
-            (
-                "Blender 4.2.23",
-                pytest_leg(
-                    python_of("bpy42"), "Blender 4.2 LTS tests", ["tests/blender", *pyargs], env
-                ),
-            )
+            (label, pytest_leg(python_of(name), label, ["tests/blender", *select, *pyargs], env))
         )
     print("\n===== summary =====")
     for label, counts in results:
-        print(
-            f"{label:20s} passed {counts['passed']:4d}  failed {counts['failed']:3d}  "
-            f"errors {counts['errors']:3d}  skipped {counts['skipped']:3d}"
-        )
+        print(summary_line(label, counts))
+        if isinstance(counts, str):
+            continue
         for key in totals:
             totals[key] += counts[key]
         if counts["exit"] not in (0, 5):
@@ -185,8 +304,11 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("setup", help="create or update the virtual environments")
     p.add_argument("legs", nargs="*", default=list(VENVS))
-    p = sub.add_parser("test", help="ruff, mypy, build, core tests, Blender 5.0 and 4.2 tests")
-    p.add_argument("--quick", action="store_true", help="skip the Blender 4.2 leg")
+    p = sub.add_parser("test", help="ruff, mypy, build, core tests, every Blender leg")
+    p.add_argument("--quick", action="store_true", help="core and Blender 5.0 only")
+    p.add_argument(
+        "--leg", action="append", help="only this Blender leg, no core tests (bpy45, ...)"
+    )
     p.add_argument("pytest_args", nargs="*", help="extra pytest arguments (after --)")
     p = sub.add_parser("demo", help="generate a model end to end in headless Blender")
     p.add_argument("--out", default="out", help="folder for demo.blend and demo.png")

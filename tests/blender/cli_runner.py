@@ -61,5 +61,5 @@ if __name__ == "__main__":
     code = main()
     sys.stdout.flush()
     sys.stderr.flush()
-    # bpy 4.2 can crash at interpreter exit in module mode (see conftest.py): leave at once.
+    # bpy 4.2 can crash (4.5 hang) at interpreter exit in module mode (see conftest.py): leave now.
     os._exit(code)

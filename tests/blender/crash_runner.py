@@ -321,8 +321,8 @@ def main() -> None:
     result = modes[args.mode](args)
     say("RESULT " + json.dumps(result))
     if bpy.app.version < (5, 0, 0):
-        # The bpy 4.2 module crashes at interpreter exit after a file load once a timer was
-        # registered, or once glTF was used (see tests/blender/conftest.py): a module-mode
+        # The bpy 4.2 module crashes (4.5 hangs) at interpreter exit after a file load once a
+        # timer was registered, or once glTF was used (see tests/blender/conftest.py): a module-mode
         # artifact, not Blender's. The quit test (`--quit-at`) exits the normal way.
         sys.stderr.flush()
         os._exit(0)

@@ -55,7 +55,7 @@ def staged_scene() -> Any:
     cam.rotation_euler = Euler((1.1, 0.0, 0.9))
     scene = bpy.context.scene
     scene.camera = cam
-    scene.render.engine = "BLENDER_EEVEE_NEXT" if bpy.app.version < (5, 0, 0) else "BLENDER_EEVEE"
+    scene.render.engine = mod("compat").eevee_engine()
     scene.render.resolution_x, scene.render.resolution_y = 1920, 1080
     scene.render.film_transparent = False
     scene.render.filepath = "//renders/shot_"

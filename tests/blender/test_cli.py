@@ -116,6 +116,7 @@ def wait_for_job_ids(state: Path, count: int, proc: subprocess.Popen[str]) -> di
     raise AssertionError(f"fewer than {count} paid jobs started: {proc.communicate()}")
 
 
+@pytest.mark.smoke
 def test_generate_writes_the_glb_and_the_blend_and_never_pays_twice(cli: Cli) -> None:
     image = photo(cli.root / "in" / "vase.png", 1)
     proc = cli.run(
@@ -276,6 +277,7 @@ def test_a_killed_batch_is_followed_again_and_ctrl_c_cancels(cli: Cli) -> None:
     )
 
 
+@pytest.mark.smoke
 def test_exit_codes_for_user_and_service_errors(cli: Cli) -> None:
     bad = cli.root / "bad.png"
     bad.write_bytes(b"<svg></svg>")

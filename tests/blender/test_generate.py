@@ -153,6 +153,7 @@ def base_color_source(material: bpy.types.Material) -> bpy.types.Node | None:
 # ---------------------------------------------------------------------------------- tests
 
 
+@pytest.mark.smoke
 def test_generate_imports_the_model_on_the_cursor(
     yvo: SimpleNamespace, capfd: pytest.CaptureFixture[str]
 ) -> None:

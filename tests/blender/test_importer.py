@@ -59,9 +59,7 @@ def _image(folder: Path, name: str, data: bytes, *, non_color: bool = False) -> 
 
 def _textured_material(folder: Path) -> bpy.types.Material:
     mat = bpy.data.materials.new("Painted")
-    if mat.node_tree is None:
-        mat.use_nodes = True
-    tree = mat.node_tree
+    tree = importlib.import_module(f"{ADDON_MODULE}.blender.compat").node_tree(mat)
     bsdf = next(n for n in tree.nodes if n.bl_idname == "ShaderNodeBsdfPrincipled")
     color = tree.nodes.new("ShaderNodeTexImage")
     color.image = _image(folder, "color", png_bytes(64, 64))
@@ -94,7 +92,7 @@ def _export(path: Path) -> Glb:
 
 
 @pytest.fixture(scope="session")
-def glbs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Glb]:
+def glbs(addon: ModuleType, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Glb]:
     """GLBs made by Blender: textured (colour + normal map), multi-object, untextured, large."""
     folder = tmp_path_factory.mktemp("glb")
     made: dict[str, Glb] = {}

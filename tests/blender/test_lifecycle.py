@@ -37,6 +37,9 @@ from tests.blender.test_generate import (
 )
 from tests.blender.test_operators import job, start_job
 
+# All of it is in the smoke subset the legs without the whole suite run (dev.py).
+pytestmark = pytest.mark.smoke
+
 
 def our_handlers() -> list[str]:
     """Every app handler of the add-on, as "list:module.function"."""

@@ -20,6 +20,7 @@ def _prefs() -> Any:
     return bpy.context.preferences.addons[ADDON_MODULE].preferences
 
 
+@pytest.mark.smoke
 def test_zip_installs_and_enables(addon: ModuleType, addon_zip: Path) -> None:
     assert addon.__name__ == ADDON_MODULE
     assert ADDON_MODULE in bpy.context.preferences.addons
@@ -251,6 +252,7 @@ def test_a_failing_module_rolls_registration_back(
     assert all(cls.is_registered for cls in addon.all_classes())
 
 
+@pytest.mark.smoke
 def test_disable_and_enable_through_blender(addon: ModuleType) -> None:
     import addon_utils
 

@@ -159,6 +159,7 @@ def check_fit(result: bpy.types.Object, placeholder: bpy.types.Object, mode: str
 # -- replacing placeholders -------------------------------------------------------------------
 
 
+@pytest.mark.smoke
 @pytest.mark.parametrize("mode", ["LONGEST", "HEIGHT", "FOOTPRINT"])
 def test_one_placeholder_in_each_fit_mode(yvo: SimpleNamespace, mode: str) -> None:
     block = cube("Block", location=(3.0, 1.0, 1.0), rotation=(0, 0, 0.5), scale=(0.5, 1.5, 1.0))

@@ -21,6 +21,7 @@ from mathutils import Euler, Matrix, Vector
 
 from ...core import errors
 from ...core.params import MAX_IMAGES
+from .. import compat
 from ..settings import properties
 from ..settings.capture_options import Shot
 
@@ -190,9 +191,7 @@ def _camera_lens(camera: bpy.types.Object | None, shot: Shot) -> tuple[str, floa
 
 def _light_for_cycles(scene: Any, made: list[Any], rotation: Matrix, shot: Shot) -> None:
     world = scene.world
-    if world.node_tree is None:  # Blender 4.x; 5.0 gives every world nodes
-        world.use_nodes = True
-    tree = world.node_tree
+    tree = compat.node_tree(world)
     tree.nodes.clear()
     output = tree.nodes.new("ShaderNodeOutputWorld")
     light = tree.nodes.new("ShaderNodeBackground")

@@ -12,6 +12,7 @@ from typing import Any, cast
 import bpy
 from mathutils import Matrix, Vector
 
+from .. import compat
 from .bounds import _world_bounds
 
 SHAPE_MATERIAL_NAME = "YVO3D Shape"
@@ -304,9 +305,7 @@ def _shape_material() -> bpy.types.Material:
             return mat
     mat = bpy.data.materials.new(SHAPE_MATERIAL_NAME)
     mat[SHAPE_MATERIAL_TAG] = True
-    if mat.node_tree is None:  # Blender 4.x; 5.0 gives every material nodes
-        mat.use_nodes = True
-    tree = mat.node_tree
+    tree = compat.node_tree(mat)
     if tree is None:
         raise RuntimeError("Blender did not give the shape material a node tree")
     nodes = tree.nodes
