@@ -21,7 +21,7 @@ from dataclasses import asdict, dataclass, field, fields
 from enum import StrEnum
 from typing import Any
 
-from . import errors, images
+from . import errors, images, sanitize
 from .client import ScenarioClient, check_glb
 from .jobs import BEFORE_PAYMENT, FOLLOWABLE, LABELS, JobManager, Stage
 from .params import Param, ParamTable
@@ -338,9 +338,9 @@ class StateFile:
                 }
             data = {"version": STATE_VERSION, "updated": time.time(), "items": self.saved}
             os.makedirs(os.path.dirname(os.path.abspath(self.path)), exist_ok=True)
-            tmp = self.path + ".tmp"
+            tmp = f"{self.path}.{os.getpid()}.tmp"
             with open(tmp, "w", encoding="utf-8") as fh:
-                json.dump(data, fh, indent=1, sort_keys=True)
+                fh.write(sanitize.scrub(json.dumps(data, indent=1, sort_keys=True)))
             os.replace(tmp, self.path)
 
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
-from . import errors
+from . import errors, glbcheck
 from .library import Library, new_entry
 from .params import DEFAULT_TABLE, ParamTable
 from .store import JobRecord, JobStore
@@ -82,6 +82,8 @@ class PollPolicy:
     factor: float = 1.4
     cap: float = 15.0
     overall_timeout: float = 45 * 60.0
+    unknown_limit: float = 30.0
+    """How long a status outside Scenario's documented list is taken for "running"."""
 
     def floor(self, age: float) -> float:
         if age < 60:
@@ -107,7 +109,14 @@ class Event:
 
 # After the paid request, only these end a job for good; anything else (network, server,
 # a damaged download, a key that stopped working) leaves it resumable, because it is paid.
-FINAL_AFTER_PAYMENT = (errors.JobFailedError, errors.NoResultError, errors.NotFoundError)
+FINAL_AFTER_PAYMENT = (
+    errors.JobFailedError,
+    errors.NoResultError,
+    errors.NotFoundError,
+    errors.UnsafeFileError,  # a refused file: fetching it again gives the same file
+)
+PREVIEW_MAX_BYTES = 8 * 1024 * 1024
+PREVIEW_MAX_SIDE = 4096
 
 
 def _new_local_id() -> str:
@@ -301,6 +310,7 @@ class _Worker:
         started = rec.submitted_at or time.time()
         interval = policy.first
         cancel_sent = False
+        unknown_since: float | None = None
         while True:
             if self.manager.stopping.is_set():
                 raise _StopFollowingError()
@@ -328,6 +338,17 @@ class _Worker:
                 continue
             progressed = self.apply(status)
             state = status.state
+            if status.known:
+                unknown_since = None
+            elif unknown_since is None:
+                unknown_since = time.monotonic()
+            elif time.monotonic() - unknown_since > policy.unknown_limit:
+                raise errors.InvalidResponseError(
+                    f"Scenario reports a job status the add-on does not know "
+                    f"({status.status!r}) for over {minutes_text(policy.unknown_limit)}.",
+                    fix="Press Resume in the Jobs panel to check it again, or look at the job "
+                    "on app.scenario.com; nothing is lost.",
+                )
             if state == "success":
                 self.set(asset_ids=status.asset_ids, status=status.status)
                 if cancel_sent:
@@ -450,12 +471,14 @@ class _Worker:
                     "preview" + (".png" if "png" in asset.mime_type else ".jpg"),
                 )
                 try:
-                    with client.session.get(asset.url, timeout=client.timeout) as resp:
-                        if resp.status_code == 200:
-                            with open(dest, "wb") as fh:
-                                fh.write(resp.content)
-                            return os.path.basename(dest)
+                    client.fetch_small(asset.url, dest, PREVIEW_MAX_BYTES)
+                    if not glbcheck.picture_ok(dest, PREVIEW_MAX_SIDE):
+                        os.remove(dest)
+                        return ""
+                    return os.path.basename(dest)
                 except Exception:  # noqa: BLE001 - best effort by design
+                    if os.path.exists(dest):
+                        os.remove(dest)
                     return ""
         return ""
 

@@ -57,7 +57,9 @@ class JobRecord:
     imported_as: str = ""
 
     def to_json(self) -> str:
-        return json.dumps(asdict(self), sort_keys=True)
+        from .sanitize import scrub  # late, like sqlite3: see JobStore
+
+        return scrub(json.dumps(asdict(self), sort_keys=True))
 
     @classmethod
     def from_json(cls, text: str) -> JobRecord:
