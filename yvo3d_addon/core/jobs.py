@@ -56,6 +56,9 @@ ACTIVE = frozenset(
 )
 FOLLOWABLE = frozenset({Stage.QUEUED, Stage.RUNNING, Stage.DOWNLOADING, Stage.STALLED})
 UNFINISHED = frozenset(ACTIVE | {Stage.READY, Stage.UNKNOWN, Stage.STALLED})
+RELEASED = frozenset({Stage.READY, Stage.IMPORTED, Stage.FAILED, Stage.CANCELLED})
+"""Stages at which a request's claim ends: a later identical request may be paid on purpose."""
+REQUEST_CLAIM = "request:"
 
 LABELS = {
     Stage.PREPARING: "Checking images",
@@ -244,6 +247,8 @@ class _Worker:
                 finished_at=time.time(),
             )
         finally:
+            if rec.fingerprint and rec.stage in RELEASED:
+                self.manager.store.release(REQUEST_CLAIM + rec.fingerprint)
             self.manager._worker_done(self)
 
     def stall(self, code: str, message: str) -> None:
@@ -293,6 +298,13 @@ class _Worker:
                 )
             self.set(cost=price.cost)
         self.check()
+        holder = self.manager.store.claim(REQUEST_CLAIM + rec.fingerprint)
+        if holder:
+            raise errors.InputError(
+                "An identical request is being generated right now by another Blender session "
+                "or batch run sharing this job store; nothing was paid.",
+                fix="Wait for it to finish: its result lands in the library, free to import.",
+            )
         # The store says "submitting" before the paid request leaves, and has the job id
         # right after: a crash in between is visible as "outcome unknown", never repeated.
         self.set(Stage.SUBMITTING, message=LABELS[Stage.SUBMITTING], submitted_at=time.time())
@@ -557,6 +569,7 @@ class JobManager:
 
     def _start(self, record: JobRecord) -> None:
         self.stopping.clear()
+        self.store.claim(record.id, force=True)
         worker = _Worker(self, record)
         with self._lock:
             self._workers[record.id] = worker
@@ -606,6 +619,12 @@ class JobManager:
             with self._lock:
                 if record.id in self._workers:
                     continue
+            if record.stage not in BEFORE_PAYMENT | FOLLOWABLE | {Stage.SUBMITTING}:
+                continue
+            # Another live session's job is never failed or followed here, unless the user
+            # picked it (a local_id): a process imports only what it started or chose.
+            if self.store.claim(record.id, force=local_id is not None):
+                continue
             record = copy.deepcopy(record)
             if record.stage in BEFORE_PAYMENT:
                 record.stage = Stage.FAILED

@@ -104,6 +104,8 @@ class JobStore:
                 "job_id TEXT, updated REAL NOT NULL, data TEXT NOT NULL)"
             )
             db.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT)")
+            # Who follows a job, and who is paying for a request (two sessions, one store).
+            db.execute("CREATE TABLE IF NOT EXISTS claims (id TEXT PRIMARY KEY, owner TEXT)")
             db.execute("INSERT OR IGNORE INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
             rows = db.execute("SELECT data FROM jobs").fetchall()
             for (data,) in rows:
@@ -139,6 +141,31 @@ class JobStore:
     def delete(self, local_id: str) -> None:
         with self._lock:
             self._db.execute("DELETE FROM jobs WHERE id = ?", (local_id,))
+
+    def claim(self, key: str, *, force: bool = False) -> str:
+        """Take `key` (a job's local id, or "request:<fingerprint>") for this process, in one
+        transaction: returns "" when it is now ours, else the live owner that keeps it."""
+        from . import owners
+
+        mine = owners.me()
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")  # one writer at a time, across processes
+            try:
+                row = self._db.execute("SELECT owner FROM claims WHERE id = ?", (key,)).fetchone()
+                holder = row[0] if row else ""
+                if holder and holder != mine and not force and owners.alive(holder):
+                    return holder
+                self._db.execute("INSERT OR REPLACE INTO claims VALUES (?, ?)", (key, mine))
+                return ""
+            finally:
+                self._db.execute("COMMIT")
+
+    def release(self, key: str) -> None:
+        """Give up a claim of this process (an ended request may be paid again on purpose)."""
+        from . import owners
+
+        with self._lock:
+            self._db.execute("DELETE FROM claims WHERE id = ? AND owner = ?", (key, owners.me()))
 
     def close(self) -> None:
         with self._lock:
