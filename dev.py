@@ -119,7 +119,9 @@ def cmd_test(args: argparse.Namespace) -> int:
     results = [
         (
             "core (no Blender)",
-            pytest_leg(dev, "core tests (no Blender)", ["tests/core", *pyargs], env),
+            pytest_leg(
+                dev, "core tests (no Blender)", ["tests/core", "tests/security", *pyargs], env
+            ),
         )
     ]
     results.append(
