@@ -101,3 +101,30 @@ def test_a_damaged_job_store_is_reported_by_the_command_line(hostile_cli: Cli) -
     assert str(backups[0]) in proc.stderr
     again = hostile_cli.run("jobs", "--json")  # said once: the new store is fine
     assert again.returncode == 0 and "store_damaged" not in json.loads(again.stdout)
+
+
+def test_stamps_and_library_ids_from_someone_elses_blend_are_not_trusted(
+    addon: ModuleType, tmp_path: Path
+) -> None:
+    import importlib
+
+    runtime = importlib.import_module(f"{ADDON_MODULE}.blender.runtime")
+    ops = importlib.import_module(f"{ADDON_MODULE}.blender.placeholder_ops")
+    library = runtime.manager(bpy.context).library
+    victim = Path(library.root).parent / "victim"
+    victim.mkdir(exist_ok=True)
+    entry = {"id": "../victim", "name": "x", "created": 0, "job_id": "", "asset_ids": [],
+             "glb_asset_id": "", "fingerprint": "", "settings": {}, "body": {}}  # fmt: skip
+    (victim / "entry.json").write_text(json.dumps(entry))  # a whole entry: old code deleted it
+    (victim / "model.glb").write_bytes(hostile.pack_glb(*hostile.textured()))
+    root = bpy.data.objects.new("Stamped", None)
+    bpy.context.scene.collection.objects.link(root)
+    root["yvo3d_job_id"] = "job_1\x1b]52;c;ZWNobyBwd25lZA==\x07\x1b[2J"
+    root["yvo3d_library_id"] = "../victim"
+    source = ops.source_of(bpy.context, root)
+    assert source.entry is None
+    lines = ops.details_lines(source)
+    assert not [line for line in lines if "\x1b" in line or "\x07" in line]
+    with pytest.raises(RuntimeError, match="entry is missing"):
+        bpy.ops.yvo3d.library_delete("EXEC_DEFAULT", entry_id="../victim")
+    assert (victim / "entry.json").exists()

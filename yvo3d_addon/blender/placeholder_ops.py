@@ -10,7 +10,7 @@ import bpy
 from bpy.props import EnumProperty, StringProperty
 from bpy.types import Menu, Operator, Panel
 
-from ..core import errors
+from ..core import errors, sanitize
 from ..core.jobs import LABELS, Stage
 from ..core.library import LibraryEntry
 from ..core.store import JobRecord
@@ -471,7 +471,8 @@ def details_lines(source: Source) -> list[str]:
     job_id = (record.job_id if record else "") or str(
         placeholders.idprops(root).get("yvo3d_job_id", "")
     )
-    lines.append(f"Scenario job: {job_id or 'unknown'}")
+    # Stamps come from a .blend someone else may have made: shown, never trusted as text.
+    lines.append(f"Scenario job: {sanitize.clean(job_id, limit=80) or 'unknown'}")
     if record is not None:
         try:
             stage = LABELS[Stage(record.stage)]
@@ -495,7 +496,7 @@ def details_lines(source: Source) -> list[str]:
         else str(placeholders.idprops(root).get("yvo3d_library_id", ""))
     )
     if library_id:
-        lines.append(f"Library entry: {library_id}")
+        lines.append(f"Library entry: {sanitize.clean(library_id, limit=80)}")
     placeholder = placeholders.placeholder_of(root)
     if placeholder is not None:
         live = placeholders.live_takes(placeholder)
