@@ -17,12 +17,13 @@ import re
 import shutil
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass, field, fields
 from enum import StrEnum
 from typing import Any
 
-from . import errors, images, sanitize
+from . import errors, images, owners, sanitize
 from .client import ScenarioClient, check_glb
 from .jobs import BEFORE_PAYMENT, FOLLOWABLE, LABELS, JobManager, Stage
 from .params import Param, ParamTable
@@ -305,6 +306,7 @@ class StateFile:
         self.path = path
         self.saved: dict[str, dict[str, Any]] = {}
         self._mine: set[str] = set()
+        self._me = f"{owners.me()}:{uuid.uuid4().hex[:6]}"  # this run (one StateFile each)
         self._lock = threading.Lock()
         try:
             with open(path, encoding="utf-8") as fh:
@@ -340,11 +342,14 @@ class StateFile:
                     "name": item.name,
                     "images": item.images,
                     "output": item.output,
+                    "by": self._me,
                     **{n: getattr(item, n) for n in _SAVED},
                 }
                 self._mine.add(item.key)
             for key, theirs in _read_items(self.path).items():
                 ours = self.saved.get(key)
+                if theirs.get("by") == self._me:
+                    continue  # written by this run: ours is newer
                 if (
                     key not in self._mine
                     or ours is None
