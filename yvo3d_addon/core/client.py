@@ -796,6 +796,8 @@ class ScenarioClient:
                 raise
         finally:
             stop.set()
+            if watchdog.is_alive():
+                watchdog.join(1.0)
         if cancel is not None and cancel.is_set():
             raise errors.JobCancelledError("Cancelled during the download.")
         return got
@@ -855,24 +857,25 @@ def _cut_on_cancel(
     resp: requests.Response, cancel: threading.Event | None, stop: threading.Event
 ) -> None:
     """Watchdog: when `cancel` is set, shut the socket so a blocked read returns at once."""
-    while cancel is not None and not stop.is_set():
-        if cancel.wait(0.1):
-            sock = None
-            for path in (("raw", "_connection", "sock"), ("raw", "_fp", "fp", "raw", "_sock")):
-                obj: Any = resp
-                for name in path:
-                    obj = getattr(obj, name, None)
-                if obj is not None:
-                    sock = obj
-                    break
-            try:
-                if sock is not None:
-                    sock.shutdown(socket.SHUT_RDWR)
-                else:
-                    resp.close()
-            except OSError:
-                pass
-            return
+    while cancel is not None and not stop.wait(0.05):
+        if not cancel.is_set():
+            continue
+        sock = None
+        for path in (("raw", "_connection", "sock"), ("raw", "_fp", "fp", "raw", "_sock")):
+            obj: Any = resp
+            for name in path:
+                obj = getattr(obj, name, None)
+            if obj is not None:
+                sock = obj
+                break
+        try:
+            if sock is not None:
+                sock.shutdown(socket.SHUT_RDWR)
+            else:
+                resp.close()
+        except OSError:
+            pass
+        return
 
 
 def check_download_url(url: str) -> None:

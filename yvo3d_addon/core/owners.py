@@ -1,8 +1,9 @@
 """Which process owns a job: two Blender sessions (or batch runs) may share one job store.
 
-Blender-free. An owner is `host:pid:token`; it is alive when it is this process, or a process
-with that pid still runs on this host. Another host's owner counts as alive (it cannot be
-checked from here), so its jobs are never taken over without the user asking.
+Blender-free. An owner is `host:pid`; it is alive when it is this process (any copy of the
+add-on in it: a reinstall imports a new one), or a process with that pid still runs on this
+host. Another host's owner counts as alive (it cannot be checked from here), so its jobs are
+never taken over without the user asking.
 """
 
 from __future__ import annotations
@@ -10,21 +11,18 @@ from __future__ import annotations
 import os
 import socket
 import sys
-import uuid
-
-_TOKEN = uuid.uuid4().hex[:8]
 
 
 def me() -> str:
     """This process's owner name (stable for the life of the process)."""
-    return f"{socket.gethostname()}:{os.getpid()}:{_TOKEN}"
+    return f"{socket.gethostname()}:{os.getpid()}"
 
 
 def alive(owner: str) -> bool:
     if not owner or owner == me():
         return bool(owner)
     host, _, rest = owner.partition(":")
-    pid_text = rest.partition(":")[0]
+    pid_text = rest
     if host != socket.gethostname():
         return True
     try:
