@@ -128,3 +128,12 @@ def test_stamps_and_library_ids_from_someone_elses_blend_are_not_trusted(
     with pytest.raises(RuntimeError, match="entry is missing"):
         bpy.ops.yvo3d.library_delete("EXEC_DEFAULT", entry_id="../victim")
     assert (victim / "entry.json").exists()
+
+
+def test_object_names_from_outside_hold_no_control_characters(importer, tmp_path: Path) -> None:
+    glb = tmp_path / "vase.glb"
+    glb.write_bytes(hostile.pack_glb(*hostile.textured()))
+    result = importer.import_glb(bpy.context, str(glb), name="Vase\x1b[2J\x1b]0;pwned\x07\r\n")
+    names = [result.root.name, result.collection.name]
+    assert all(name.isprintable() and "\x1b" not in name for name in names), names
+    assert result.root.name.startswith("Vase")

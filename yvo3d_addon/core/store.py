@@ -205,11 +205,17 @@ class JobStore:
     def claim(self, key: str, *, force: bool = False) -> str:
         """Take `key` (a job's local id, or "request:<fingerprint>") for this process, in one
         transaction: returns "" when it is now ours, else the live owner that keeps it."""
+        import sqlite3
+
         from . import owners
 
         mine = owners.me()
         with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")  # one writer at a time, across processes
+            try:
+                self._db.execute("BEGIN IMMEDIATE")  # one writer at a time, across processes
+            except sqlite3.OperationalError as exc:  # locked past the timeout: as before claims
+                log.warning("job store busy (%s); %s not claimed", exc, key)
+                return ""
             try:
                 row = self._db.execute("SELECT owner FROM claims WHERE id = ?", (key,)).fetchone()
                 holder = row[0] if row else ""
