@@ -248,7 +248,9 @@ def cmd_test(args: argparse.Namespace) -> int:
     results: list[tuple[str, dict[str, int] | str]] = []
     if not args.leg:
         label = "core (no Blender)"
-        results.append((label, pytest_leg(dev, label, ["tests/core", *pyargs], env)))
+        results.append(
+            (label, pytest_leg(dev, label, ["tests/core", "tests/security", *pyargs], env))
+        )
     for name, suite in legs:
         label = leg_label(name, suite)
         if name in missing:

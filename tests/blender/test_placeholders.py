@@ -343,7 +343,9 @@ def test_a_failed_import_leaves_the_placeholder_exactly_as_it_was(yvo: SimpleNam
     record, reports = _run_placeholder_job(yvo, block, damage)
 
     assert record.stage == "ready" and record.message.startswith("Import failed")
-    assert any("press Import to retry" in t for t in reports.texts("ERROR"))
+    # Refused by the structure check before Blender reads it: no retry is promised (issue 11).
+    assert any("Refused to import" in t for t in reports.texts("ERROR"))
+    assert not any("press Import to retry" in t for t in reports.texts("ERROR"))
     assert snapshot(block) == before
     assert {o.name for o in bpy.data.objects} == objects
 

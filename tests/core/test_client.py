@@ -315,7 +315,7 @@ def test_not_a_glb_is_refused(standin, image, tmp_path):  # noqa: F811
     glb = _glb_url(client, image)
     standin.fault("download", status=200, body="this is not a model", times=None)
     dest = str(tmp_path / "m.glb")
-    with pytest.raises(errors.DownloadError, match="not a GLB"):
+    with pytest.raises(errors.UnsafeFileError, match="not a GLB"):
         client.download(glb.url, dest)
     assert not os.path.exists(dest) and not os.path.exists(dest + ".part")
 

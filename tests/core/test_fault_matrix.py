@@ -541,8 +541,8 @@ def _network_rows() -> list[Row]:
         Row(
             "The download is not a GLB (an HTML page with status 200), every time",
             _fault("download", status=200, body="<html><body>Welcome!</body></html>", times=None),
-            Stage.STALLED,
-            "download",
+            Stage.FAILED,
+            "unsafe_file",
             "not a GLB",
             1,
         ),

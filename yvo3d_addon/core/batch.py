@@ -8,6 +8,7 @@ through an `emit(line)` callback.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
 import logging
@@ -16,12 +17,13 @@ import re
 import shutil
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
+import uuid
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass, field, fields
 from enum import StrEnum
 from typing import Any
 
-from . import errors, images
+from . import errors, images, owners, sanitize
 from .client import ScenarioClient, check_glb
 from .jobs import BEFORE_PAYMENT, FOLLOWABLE, LABELS, JobManager, Stage
 from .params import Param, ParamTable
@@ -303,6 +305,8 @@ class StateFile:
     def __init__(self, path: str) -> None:
         self.path = path
         self.saved: dict[str, dict[str, Any]] = {}
+        self._mine: set[str] = set()
+        self._me = f"{owners.me()}:{uuid.uuid4().hex[:6]}"  # this run (one StateFile each)
         self._lock = threading.Lock()
         try:
             with open(path, encoding="utf-8") as fh:
@@ -328,20 +332,77 @@ class StateFile:
                 setattr(item, name, saved[name])
 
     def save(self, items: Iterable[Item]) -> None:
-        with self._lock:
+        """Write this run's items, merged with what other runs wrote to the same file since:
+        a key another run owns is kept as it is on disk, and a paid entry is never replaced
+        by an unpaid one (two batch runs sharing one output folder)."""
+        os.makedirs(os.path.dirname(os.path.abspath(self.path)), exist_ok=True)
+        with self._lock, _exclusive(self.path + ".lock"):
             for item in items:
                 self.saved[item.key] = {
                     "name": item.name,
                     "images": item.images,
                     "output": item.output,
+                    "by": self._me,
                     **{n: getattr(item, n) for n in _SAVED},
                 }
+                self._mine.add(item.key)
+            for key, theirs in _read_items(self.path).items():
+                ours = self.saved.get(key)
+                if theirs.get("by") == self._me:
+                    continue  # written by this run: ours is newer
+                if (
+                    key not in self._mine
+                    or ours is None
+                    or (
+                        theirs.get("paid") and not ours.get("paid") and ours.get("status") != "done"
+                    )
+                ):
+                    self.saved[key] = theirs
             data = {"version": STATE_VERSION, "updated": time.time(), "items": self.saved}
-            os.makedirs(os.path.dirname(os.path.abspath(self.path)), exist_ok=True)
-            tmp = self.path + ".tmp"
+            tmp = f"{self.path}.{os.getpid()}.tmp"
             with open(tmp, "w", encoding="utf-8") as fh:
-                json.dump(data, fh, indent=1, sort_keys=True)
+                fh.write(sanitize.scrub(json.dumps(data, indent=1, sort_keys=True)))
             os.replace(tmp, self.path)
+
+
+def _read_items(path: str) -> dict[str, dict[str, Any]]:
+    try:
+        with open(path, encoding="utf-8") as fh:
+            data = json.load(fh)
+    except (OSError, ValueError):
+        return {}
+    found = data.get("items") if isinstance(data, dict) else None
+    return (
+        {k: v for k, v in found.items() if isinstance(v, dict)} if isinstance(found, dict) else {}
+    )
+
+
+@contextlib.contextmanager
+def _exclusive(lock: str, wait: float = 10.0, stale: float = 60.0) -> Iterator[None]:
+    """A lock file between processes (O_EXCL works everywhere); a stale one is broken."""
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+            break
+        except FileExistsError:
+            try:
+                if time.time() - os.path.getmtime(lock) > stale:
+                    os.remove(lock)
+                    continue
+            except OSError:
+                continue
+            if time.monotonic() > deadline:
+                raise errors.InputError(
+                    f"The batch state file is locked by another run ({lock}).",
+                    fix="Wait for the other run, or delete the .lock file if none is running.",
+                ) from None
+            time.sleep(0.02)
+    try:
+        yield
+    finally:
+        os.close(fd)
+        os.remove(lock)
 
 
 # -- the run -------------------------------------------------------------------------------------
@@ -401,6 +462,7 @@ class Run:
     interrupted: bool = False
     _printed: dict[str, tuple[str, int]] = field(default_factory=dict)
     _inflight: dict[str, Item] = field(default_factory=dict)
+    _twins: dict[str, list[Item]] = field(default_factory=dict)
 
     @property
     def table(self) -> ParamTable:
@@ -418,9 +480,16 @@ class Run:
             for item in self.items:
                 self.state.restore(item)
         to_send = []
+        first: dict[str, Item] = {}
         for item in self.items:
-            if self._settle(item):
+            if not self._settle(item):
+                continue
+            twin = first.setdefault(item.fingerprint, item) if not self.force else item
+            if twin is item:
                 to_send.append(item)
+            else:  # an identical row: generated once, then copied (free)
+                self._twins.setdefault(twin.key, []).append(item)
+                item.note = f"identical to {twin.key}: generated once and copied"
         self.save()
         return to_send
 
@@ -681,6 +750,10 @@ class Run:
             item.error_kind = "user" if record.error_code in USER_CODES else "service"
         text = f"{item.error} {item.hint}".strip()
         self.emit(f"[yvo3d] {item.key}: {item.status}: {text}")
+        for twin in self._twins.pop(item.key, []):
+            twin.status, twin.error_kind = Status.FAILED, item.error_kind
+            twin.error, twin.hint = f"Not sent: identical to {item.key}, which did not finish.", ""
+            self.save(twin)
 
     def _finish_ready(self, item: Item, record: JobRecord) -> None:
         try:
@@ -698,6 +771,18 @@ class Run:
         item.glb_path = record.glb_path
         cost = f" ({item.cost:g} credits)" if item.cost else ""
         self.emit(f"[yvo3d] {item.key}: done -> {item.output or item.glb_path}{cost}")
+        for twin in self._twins.pop(item.key, []):
+            try:
+                if twin.output:
+                    copy_glb(record.glb_path, twin.output)
+            except (OSError, errors.Yvo3dError) as exc:
+                twin.status, twin.error_kind = Status.FAILED, "user"
+                twin.error = f"The model could not be written to {twin.output}: {exc}"
+            else:
+                twin.status, twin.reused, twin.cost = Status.DONE, True, 0.0
+                twin.glb_path, twin.job_id = record.glb_path, record.job_id
+                self.emit(f"[yvo3d] {twin.key}: identical to {item.key}: copied (free)")
+            self.save(twin)
 
 
 def record_paid(record: JobRecord) -> bool:

@@ -14,14 +14,15 @@ import math
 import os
 import random
 import re
+import socket
 import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 
-from . import errors, images
+from . import errors, glbcheck, images, sanitize
 
 if TYPE_CHECKING:
     import requests
@@ -33,10 +34,13 @@ MODEL_ID = "model_yvo3d-image-to-3d"
 USER_AGENT = "yvo3d-blender/0.1"
 PART_SIZE = 8 * 1024 * 1024
 GLB_MIME = "model/gltf-binary"
+MAX_DOWNLOAD = 2 * 1024**3  # the default of the Maximum Download preference
+MAX_REDIRECTS = 5
 
 TERMINAL_SUCCESS = frozenset({"success"})
 TERMINAL_FAILURE = frozenset({"failure", "failed", "error"})
 TERMINAL_CANCELED = frozenset({"canceled", "cancelled"})
+KNOWN_RUNNING = frozenset({"pending", "queued", "warming-up", "in-progress", "finalizing"})
 
 
 # --------------------------------------------------------------------------- helpers
@@ -85,13 +89,13 @@ def _body_text(resp: requests.Response) -> str:
         for key in ("reason", "message", "error", "detail", "errorMessage"):
             value = data.get(key)
             if isinstance(value, str) and value.strip():
-                return value.strip()
+                return sanitize.clean(value.strip(), limit=300)
     text = resp.text or ""
     if "<" in text and ">" in text:
         title = re.search(r"<title>(.*?)</title>", text, re.I | re.S)
         text = title.group(1) if title else re.sub(r"<[^>]+>", " ", text)
     text = " ".join(text.split())
-    return text[:200]
+    return sanitize.clean(text, limit=200)
 
 
 def _retry_after(resp: requests.Response) -> float:
@@ -261,6 +265,11 @@ class JobStatus:
             return "canceled"
         return "running"
 
+    @property
+    def known(self) -> bool:
+        """A status of Scenario's documented list (jobs.py gives unknown ones a time limit)."""
+        return self.state != "running" or self.status in KNOWN_RUNNING
+
 
 @dataclass
 class Asset:
@@ -307,22 +316,19 @@ def pick_glb(assets: Iterable[Asset]) -> Asset | None:
 
 
 def check_glb(path: str) -> None:
-    """A GLB header that matches the file (magic, version 2, length); DownloadError if not."""
+    """A complete GLB that references nothing outside itself (glbcheck). DownloadError (retried)
+    when the file is cut short, UnsafeFileError (final) when it is something else."""
     size = os.path.getsize(path)
     with open(path, "rb") as fh:
         head = fh.read(12)
-    if len(head) < 12 or head[:4] != b"glTF":
-        raise errors.DownloadError(
-            "The downloaded result is not a GLB file.",
-            fix="Press Resume in the Jobs panel to download it again.",
-        )
-    version = int.from_bytes(head[4:8], "little")
-    length = int.from_bytes(head[8:12], "little")
-    if version != 2 or length != size:
-        raise errors.DownloadError(
-            f"The downloaded GLB is incomplete or damaged ({size} of {length} bytes).",
-            fix="Press Resume in the Jobs panel to download it again.",
-        )
+    if len(head) == 12 and head[:4] == b"glTF":
+        length = int.from_bytes(head[8:12], "little")
+        if length > size:
+            raise errors.DownloadError(
+                f"The downloaded GLB is incomplete ({size} of {length} bytes).",
+                fix="It is downloaded again automatically.",
+            )
+    glbcheck.check(path)
 
 
 # --------------------------------------------------------------------------- client
@@ -343,6 +349,8 @@ class ScenarioClient:
         wait: Wait | None = None,
         session: requests.Session | None = None,
         verify: str | bool = True,
+        max_download: int = MAX_DOWNLOAD,
+        stall_timeout: float = 60.0,
     ) -> None:
         if not api_key or not api_secret:
             raise errors.ConfigError(
@@ -367,6 +375,9 @@ class ScenarioClient:
         # environment and the system, as requests reads them (trust_env).
         self.session.verify = verify
         self.requests_sent = 0
+        self.max_download = max_download
+        self.stall_timeout = stall_timeout
+        sanitize.register_secrets(api_key, api_secret)
 
     def __repr__(self) -> str:
         return f"ScenarioClient(base_url={self.base_url!r})"
@@ -475,7 +486,7 @@ class ScenarioClient:
                 raise errors.InvalidResponseError(
                     "Scenario did not return the uploaded image's id."
                 )
-            return asset_id
+            return sanitize.check_id(asset_id, "uploaded image id")
         return self._upload_multipart(path, name, info.size, info.mime)
 
     def _upload_multipart(self, path: str, name: str, size: int, mime: str) -> str:
@@ -494,6 +505,8 @@ class ScenarioClient:
         )
         upload = data.get("upload") or {}
         upload_id = upload.get("id")
+        if upload_id is not None:
+            upload_id = sanitize.check_id(upload_id, "upload id")
         part_urls = sorted(upload.get("parts") or [], key=lambda p: p.get("number", 0))
         if not isinstance(upload_id, str) or len(part_urls) != parts:
             raise errors.InvalidResponseError("Scenario's upload answer was incomplete.")
@@ -514,11 +527,10 @@ class ScenarioClient:
             up = up.get("upload") or {}
             status = up.get("status")
             if status == "imported" and up.get("entityId"):
-                return str(up["entityId"])
+                return sanitize.check_id(up["entityId"], "uploaded image id")
             if status == "failed":
-                raise errors.InvalidRequestError(
-                    f"Scenario could not import the image: {up.get('errorMessage') or 'failed'}."
-                )
+                reason = sanitize.clean(up.get("errorMessage") or "failed", limit=300)
+                raise errors.InvalidRequestError(f"Scenario could not import the image: {reason}.")
             self._sleep(delay)
             delay = min(delay * 1.5, 3.0)
         raise errors.NetworkError("The image upload did not finish within 5 minutes.")
@@ -596,19 +608,22 @@ class ScenarioClient:
             ) from None
         job = data.get("job") or {}
         job_id = job.get("jobId") or job.get("id")
-        if not isinstance(job_id, str):
+        if not sanitize.is_id(job_id):
             raise errors.OutcomeUnknownError(
-                "Scenario accepted the generation request but sent no job id.",
+                "Scenario accepted the generation request but sent no usable job id.",
                 fix="Check your jobs on app.scenario.com; it was not re-sent.",
             )
         cost = data.get("creativeUnitsCost")
+        assert isinstance(job_id, str)
         return Submitted(job_id, float(cost) if isinstance(cost, int | float) else None)
 
     def get_job(self, job_id: str) -> JobStatus:
+        job_id = sanitize.check_id(job_id, "job id")
         data = self.call("GET", f"/jobs/{job_id}", what="check the job")
         return self._job_status(data, job_id)
 
     def cancel_job(self, job_id: str) -> JobStatus:
+        job_id = sanitize.check_id(job_id, "job id")
         data = self.call(
             "POST", f"/jobs/{job_id}/action", what="cancel the job", json_body={"action": "cancel"}
         )
@@ -622,6 +637,14 @@ class ScenarioClient:
         meta = job.get("metadata") or {}
         if not isinstance(meta, dict):
             raise errors.InvalidResponseError("Scenario's job answer was malformed (metadata).")
+        status = job.get("status", "unknown")
+        assets = meta.get("assetIds") or []
+        if not isinstance(status, str) or not isinstance(assets, list):
+            raise errors.InvalidResponseError(
+                "Scenario's job answer was malformed (its status or its list of results is "
+                "not what it should be).",
+                fix="Press Resume in the Jobs panel to check the job again; nothing is lost.",
+            )
         progress = job.get("progress")
         error = ""
         for key in ("error", "errorMessage", "failureReason"):
@@ -632,16 +655,19 @@ class ScenarioClient:
         billing = job.get("billing") or {}
         cost = billing.get("cuCost") if isinstance(billing, dict) else None
         return JobStatus(
-            job_id=str(job.get("jobId") or job.get("id") or job_id),
-            status=str(job.get("status") or "unknown").lower(),
-            progress=float(progress) if isinstance(progress, int | float) else 0.0,
-            asset_ids=[str(a) for a in (meta.get("assetIds") or []) if a],
-            error=error,
-            hint=str(meta.get("hint") or ""),
+            job_id=sanitize.check_id(job.get("jobId") or job.get("id") or job_id, "job id"),
+            status=sanitize.clean(status, limit=40).lower(),
+            progress=float(progress)
+            if isinstance(progress, int | float) and math.isfinite(progress)
+            else 0.0,
+            asset_ids=[sanitize.check_id(a, "result id") for a in assets if a],
+            error=sanitize.clean(error),
+            hint=sanitize.clean(meta.get("hint") or ""),
             cost=float(cost) if isinstance(cost, int | float) else None,
         )
 
     def get_asset(self, asset_id: str) -> Asset:
+        asset_id = sanitize.check_id(asset_id, "result id")
         data = self.call("GET", f"/assets/{asset_id}", what="read the result")
         asset = data.get("asset")
         if not isinstance(asset, dict):
@@ -649,11 +675,11 @@ class ScenarioClient:
         meta = asset.get("metadata") or {}
         props = asset.get("properties") or {}
         return Asset(
-            id=str(asset.get("id") or asset_id),
+            id=sanitize.check_id(asset.get("id") or asset_id, "result id"),
             url=str(asset.get("url") or ""),
-            mime_type=str(asset.get("mimeType") or ""),
-            kind=str(asset.get("kind") or ""),
-            status=str(asset.get("status") or ""),
+            mime_type=sanitize.clean(asset.get("mimeType") or "", limit=80),
+            kind=sanitize.clean(asset.get("kind") or "", limit=40),
+            status=sanitize.clean(asset.get("status") or "", limit=40),
             type=str(meta.get("type") or "") if isinstance(meta, dict) else "",
             properties=props if isinstance(props, dict) else {},
         )
@@ -668,8 +694,9 @@ class ScenarioClient:
         chunk_size: int = 1024 * 1024,
     ) -> str:
         """Stream a signed URL to dest via dest.part (resumed with Range when possible), check
-        the size against Content-Length and the GLB header, then rename. No Authorization
-        header is ever sent here; redirects are followed.
+        the size against Content-Length and the file (glbcheck), then rename. No Authorization
+        header is ever sent here. At most `max_download` bytes; no bytes for `stall_timeout`
+        seconds is a (retried) network error; `cancel` ends it within a second.
 
         1 MiB chunks: with 256 KiB the per-chunk cost of requests/urllib3 kept a loopback
         download at ~0.8x raw streaming (docs/performance.md); memory stays ~1 MiB."""
@@ -687,6 +714,10 @@ class ScenarioClient:
                 return dest
             except errors.ExpiredURLError:
                 raise
+            except (errors.UnsafeFileError, errors.TooLargeError):
+                if os.path.exists(part):
+                    os.remove(part)  # never kept: not a file to resume or to import
+                raise
             except errors.DownloadError as exc:
                 # A complete but invalid file will not get better by resuming it.
                 if os.path.exists(part):
@@ -701,6 +732,76 @@ class ScenarioClient:
         assert last is not None
         raise last
 
+    def fetch_small(self, url: str, dest: str, limit: int) -> None:
+        """One free GET of a small file (a preview) to dest, refused past `limit` bytes."""
+        with self._open_stream(url, {"Accept": "image/*"}) as resp:
+            if resp.status_code != 200:
+                raise error_for_response(resp, "download the preview")
+            with open(dest, "wb") as fh:
+                self._copy(resp, fh, 0, limit, None, None, 64 * 1024)
+
+    def _open_stream(self, url: str, headers: dict[str, str]) -> requests.Response:
+        """GET with redirects followed by hand: every hop must be https (or on this computer)."""
+        for _hop in range(MAX_REDIRECTS + 1):
+            check_download_url(url)
+            self.requests_sent += 1
+            resp = self.session.get(
+                url,
+                headers=headers,
+                stream=True,
+                timeout=(self.timeout[0], self.stall_timeout),
+                allow_redirects=False,
+            )
+            if resp.status_code not in (301, 302, 303, 307, 308):
+                return resp
+            location = resp.headers.get("Location", "")
+            resp.close()
+            url = urljoin(url, location)
+        raise errors.UnsafeFileError(
+            f"The download link redirected more than {MAX_REDIRECTS} times.",
+            fix="Check the job on app.scenario.com.",
+        )
+
+    def _copy(
+        self,
+        resp: requests.Response,
+        fh: Any,
+        have: int,
+        total: int,
+        on_progress: Callable[[int, int], None] | None,
+        cancel: threading.Event | None,
+        chunk_size: int,
+    ) -> int:
+        """Stream the body into fh, at most `total` (or max_download) bytes; bytes written."""
+        limit = total or self.max_download
+        got = have
+        stop = threading.Event()
+        watchdog = threading.Thread(
+            target=_cut_on_cancel, args=(resp, cancel, stop), name="yvo3d-dl-watch", daemon=True
+        )
+        if cancel is not None:
+            watchdog.start()
+        try:
+            for chunk in resp.iter_content(chunk_size):
+                if cancel is not None and cancel.is_set():
+                    break
+                got += len(chunk)
+                if got > limit:
+                    raise _too_large(got, limit, self.max_download)
+                fh.write(chunk)
+                if on_progress is not None:
+                    on_progress(got, total)
+        except Exception:
+            if cancel is None or not cancel.is_set():
+                raise
+        finally:
+            stop.set()
+            if watchdog.is_alive():
+                watchdog.join(1.0)
+        if cancel is not None and cancel.is_set():
+            raise errors.JobCancelledError("Cancelled during the download.")
+        return got
+
     def _download_once(
         self,
         url: str,
@@ -713,10 +814,7 @@ class ScenarioClient:
         headers = {"Accept": "*/*"}
         if have:
             headers["Range"] = f"bytes={have}-"
-        self.requests_sent += 1
-        with self.session.get(
-            url, headers=headers, stream=True, timeout=self.timeout, allow_redirects=True
-        ) as resp:
+        with self._open_stream(url, headers) as resp:
             if resp.status_code in (401, 403, 410):
                 raise errors.ExpiredURLError(
                     "The download link of the result has expired.",
@@ -733,17 +831,63 @@ class ScenarioClient:
                 have = 0
             length = resp.headers.get("Content-Length")
             total = have + int(length) if length and length.isdigit() else 0
-            got = have
+            if total > self.max_download:
+                raise _too_large(total, self.max_download, self.max_download)
             with open(part, mode) as fh:
-                for chunk in resp.iter_content(chunk_size):
-                    if cancel is not None and cancel.is_set():
-                        raise errors.JobCancelledError("Cancelled during the download.")
-                    fh.write(chunk)
-                    got += len(chunk)
-                    if on_progress is not None:
-                        on_progress(got, total)
+                got = self._copy(resp, fh, have, total, on_progress, cancel, chunk_size)
             if total and got != total:
                 raise errors.NetworkError(
                     f"The download stopped early ({got} of {total} bytes).",
                     fix="It is resumed automatically.",
                 )
+
+
+def _too_large(size: int, limit: int, preference: int) -> errors.Yvo3dError:
+    if limit < preference:  # more bytes than the server's own Content-Length: a lying server
+        return errors.NetworkError("The download sent more bytes than it announced.")
+    return errors.TooLargeError(
+        f"The result is larger than the download limit ({size / 2**20:.0f} MB > "
+        f"{preference / 2**20:.0f} MB); it was not kept.",
+        fix="Raise Maximum Download in Preferences > Add-ons > YVO3D > Advanced, then press "
+        "Resume in the Jobs panel.",
+    )
+
+
+def _cut_on_cancel(
+    resp: requests.Response, cancel: threading.Event | None, stop: threading.Event
+) -> None:
+    """Watchdog: when `cancel` is set, shut the socket so a blocked read returns at once."""
+    while cancel is not None and not stop.wait(0.05):
+        if not cancel.is_set():
+            continue
+        sock = None
+        for path in (("raw", "_connection", "sock"), ("raw", "_fp", "fp", "raw", "_sock")):
+            obj: Any = resp
+            for name in path:
+                obj = getattr(obj, name, None)
+            if obj is not None:
+                sock = obj
+                break
+        try:
+            if sock is not None:
+                sock.shutdown(socket.SHUT_RDWR)
+            else:
+                resp.close()
+        except OSError:
+            pass
+        return
+
+
+def check_download_url(url: str) -> None:
+    """Download links are https, or plain http only to this computer (the stand-in)."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if parts.scheme == "https" and host:
+        return
+    if parts.scheme == "http" and host and is_loopback(host):
+        return
+    raise errors.UnsafeFileError(
+        f"Refused a download link that is not https ({redact_url(url)[:80]}): the result could "
+        "be read or changed on the way.",
+        fix="Check your proxy settings, and the job on app.scenario.com.",
+    )

@@ -16,6 +16,9 @@ class Yvo3dError(Exception):
     retryable = False
 
     def __init__(self, message: str, *, fix: str = "", status: int | None = None) -> None:
+        from .sanitize import scrub  # late: sanitize imports this module
+
+        message, fix = scrub(message), scrub(fix)
         super().__init__(message)
         self.message = message
         self.fix = fix
@@ -150,3 +153,16 @@ class StillRunningError(Yvo3dError):
 
     code = "still_running"
     retryable = True
+
+
+class UnsafeFileError(Yvo3dError):
+    """A result file refused before it is kept or imported: not a GLB, or a GLB that reaches
+    outside itself or lies about its sizes. Downloading it again gives the same file."""
+
+    code = "unsafe_file"
+
+
+class TooLargeError(Yvo3dError):
+    """A download larger than the user's limit; raising the limit and resuming fetches it."""
+
+    code = "too_large_download"

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
-from . import errors
+from . import errors, glbcheck
 from .library import Library, new_entry
 from .params import DEFAULT_TABLE, ParamTable
 from .spend import Budget
@@ -57,6 +57,9 @@ ACTIVE = frozenset(
 )
 FOLLOWABLE = frozenset({Stage.QUEUED, Stage.RUNNING, Stage.DOWNLOADING, Stage.STALLED})
 UNFINISHED = frozenset(ACTIVE | {Stage.READY, Stage.UNKNOWN, Stage.STALLED})
+RELEASED = frozenset({Stage.READY, Stage.IMPORTED, Stage.FAILED, Stage.CANCELLED})
+"""Stages at which a request's claim ends: a later identical request may be paid on purpose."""
+REQUEST_CLAIM = "request:"
 
 LABELS = {
     Stage.PREPARING: "Checking images",
@@ -83,6 +86,8 @@ class PollPolicy:
     factor: float = 1.4
     cap: float = 15.0
     overall_timeout: float = 45 * 60.0
+    unknown_limit: float = 30.0
+    """How long a status outside Scenario's documented list is taken for "running"."""
 
     def floor(self, age: float) -> float:
         if age < 60:
@@ -108,7 +113,14 @@ class Event:
 
 # After the paid request, only these end a job for good; anything else (network, server,
 # a damaged download, a key that stopped working) leaves it resumable, because it is paid.
-FINAL_AFTER_PAYMENT = (errors.JobFailedError, errors.NoResultError, errors.NotFoundError)
+FINAL_AFTER_PAYMENT = (
+    errors.JobFailedError,
+    errors.NoResultError,
+    errors.NotFoundError,
+    errors.UnsafeFileError,  # a refused file: fetching it again gives the same file
+)
+PREVIEW_MAX_BYTES = 8 * 1024 * 1024
+PREVIEW_MAX_SIDE = 4096
 
 
 def _new_local_id() -> str:
@@ -236,6 +248,8 @@ class _Worker:
                 finished_at=time.time(),
             )
         finally:
+            if rec.fingerprint and rec.stage in RELEASED:
+                self.manager.store.release(REQUEST_CLAIM + rec.fingerprint)
             self.manager._worker_done(self)
 
     def stall(self, code: str, message: str) -> None:
@@ -295,6 +309,13 @@ class _Worker:
                     )
                 self.set(cost=price.cost)
         self.check()
+        holder = self.manager.store.claim(REQUEST_CLAIM + rec.fingerprint)
+        if holder:
+            raise errors.InputError(
+                "An identical request is being generated right now by another Blender session "
+                "or batch run sharing this job store; nothing was paid.",
+                fix="Wait for it to finish: its result lands in the library, free to import.",
+            )
         # The store says "submitting" before the paid request leaves, and has the job id
         # right after: a crash in between is visible as "outcome unknown", never repeated.
         self.set(Stage.SUBMITTING, message=LABELS[Stage.SUBMITTING], submitted_at=time.time())
@@ -312,6 +333,7 @@ class _Worker:
         started = rec.submitted_at or time.time()
         interval = policy.first
         cancel_sent = False
+        unknown_since: float | None = None
         while True:
             if self.manager.stopping.is_set():
                 raise _StopFollowingError()
@@ -339,6 +361,17 @@ class _Worker:
                 continue
             progressed = self.apply(status)
             state = status.state
+            if status.known:
+                unknown_since = None
+            elif unknown_since is None:
+                unknown_since = time.monotonic()
+            elif time.monotonic() - unknown_since > policy.unknown_limit:
+                raise errors.InvalidResponseError(
+                    f"Scenario reports a job status the add-on does not know "
+                    f"({status.status!r}) for over {minutes_text(policy.unknown_limit)}.",
+                    fix="Press Resume in the Jobs panel to check it again, or look at the job "
+                    "on app.scenario.com; nothing is lost.",
+                )
             if state == "success":
                 self.set(asset_ids=status.asset_ids, status=status.status)
                 if cancel_sent:
@@ -461,12 +494,14 @@ class _Worker:
                     "preview" + (".png" if "png" in asset.mime_type else ".jpg"),
                 )
                 try:
-                    with client.session.get(asset.url, timeout=client.timeout) as resp:
-                        if resp.status_code == 200:
-                            with open(dest, "wb") as fh:
-                                fh.write(resp.content)
-                            return os.path.basename(dest)
+                    client.fetch_small(asset.url, dest, PREVIEW_MAX_BYTES)
+                    if not glbcheck.picture_ok(dest, PREVIEW_MAX_SIDE):
+                        os.remove(dest)
+                        return ""
+                    return os.path.basename(dest)
                 except Exception:  # noqa: BLE001 - best effort by design
+                    if os.path.exists(dest):
+                        os.remove(dest)
                     return ""
         return ""
 
@@ -549,6 +584,7 @@ class JobManager:
 
     def _start(self, record: JobRecord) -> None:
         self.stopping.clear()
+        self.store.claim(record.id, force=True)
         worker = _Worker(self, record)
         with self._lock:
             self._workers[record.id] = worker
@@ -598,6 +634,12 @@ class JobManager:
             with self._lock:
                 if record.id in self._workers:
                     continue
+            if record.stage not in BEFORE_PAYMENT | FOLLOWABLE | {Stage.SUBMITTING}:
+                continue
+            # Another live session's job is never failed or followed here, unless the user
+            # picked it (a local_id): a process imports only what it started or chose.
+            if self.store.claim(record.id, force=local_id is not None):
+                continue
             record = copy.deepcopy(record)
             if record.stage in BEFORE_PAYMENT:
                 record.stage = Stage.FAILED

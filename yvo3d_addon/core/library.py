@@ -14,7 +14,7 @@ import time
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
-from . import errors
+from . import errors, sanitize
 
 MAX_INPUT_COPY = 10 * 1024 * 1024
 
@@ -63,8 +63,12 @@ class Library:
                 fix="Choose another library folder in Preferences > Add-ons > YVO3D.",
             )
 
+    def path(self, entry_id: str) -> str:
+        """The folder of an entry id, checked (InvalidResponseError when it could escape)."""
+        return sanitize.child(self.root, entry_id)
+
     def folder(self, entry_id: str) -> str:
-        path = os.path.join(self.root, entry_id)
+        path = self.path(entry_id)
         os.makedirs(path, exist_ok=True)
         return path
 
@@ -90,18 +94,27 @@ class Library:
                 pass  # provenance copy only: the hash in the record still identifies the input
         tmp = os.path.join(folder, "entry.json.tmp")
         with open(tmp, "w", encoding="utf-8") as fh:
-            json.dump(entry.to_dict(), fh, indent=1, sort_keys=True)
+            fh.write(sanitize.scrub(json.dumps(entry.to_dict(), indent=1, sort_keys=True)))
         os.replace(tmp, os.path.join(folder, "entry.json"))
         return entry
 
     def get(self, entry_id: str) -> LibraryEntry | None:
-        folder = os.path.join(self.root, entry_id)
+        """The entry in folder `entry_id`; None when missing, unreadable or not trustworthy (an
+        id that is not its folder's, file names that leave the folder: a tampered library)."""
         try:
+            folder = self.path(entry_id)
             with open(os.path.join(folder, "entry.json"), encoding="utf-8") as fh:
                 data = json.load(fh)
             known = {f.name for f in fields(LibraryEntry)}
             entry = LibraryEntry(**{k: v for k, v in data.items() if k in known})
-        except (OSError, ValueError, TypeError):
+        except (OSError, ValueError, TypeError, errors.Yvo3dError):
+            return None
+        names = [entry.preview] + [
+            str(i.get("copy", "")) for i in entry.images if isinstance(i, dict)
+        ]
+        if entry.id != entry_id or not all(isinstance(i, dict) for i in entry.images):
+            return None
+        if any(n and not sanitize.is_id(n) for n in names):
             return None
         entry.folder = folder
         return entry
@@ -135,7 +148,13 @@ class Library:
         ]
 
     def delete(self, entry_id: str) -> None:
-        shutil.rmtree(os.path.join(self.root, entry_id), ignore_errors=True)
+        """Remove one entry's folder: only a real folder inside the library, by a checked id."""
+        path = self.path(entry_id)
+        if os.path.islink(path) or not os.path.isdir(path):
+            raise errors.InvalidResponseError(
+                "Refused to delete: that entry is not a library folder."
+            )
+        shutil.rmtree(path, ignore_errors=True)
 
 
 def new_entry(**kwargs: Any) -> LibraryEntry:

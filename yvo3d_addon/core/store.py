@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 SCHEMA_VERSION = 1
+_RECORD_START = b'{"asset_ids": '  # JobRecord.to_json sorts its keys: this one comes first
 
 
 @dataclass
@@ -57,13 +58,18 @@ class JobRecord:
     imported_as: str = ""
 
     def to_json(self) -> str:
-        return json.dumps(asdict(self), sort_keys=True)
+        from .sanitize import scrub  # late, like sqlite3: see JobStore
+
+        return scrub(json.dumps(asdict(self), sort_keys=True))
 
     @classmethod
     def from_json(cls, text: str) -> JobRecord:
         data = json.loads(text)
         known = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in data.items() if k in known})
+
+
+_FIELDS = {f.name for f in fields(JobRecord)}
 
 
 class JobStore:
@@ -74,6 +80,8 @@ class JobStore:
 
         self.path = path
         self.recovered_from = ""  # set when a damaged store was moved aside
+        self.recovered: list[str] = []  # local ids of paid jobs salvaged from it
+        self.recovery_reported = False  # the command line says it once per session
         self._lock = threading.Lock()
         os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
         try:
@@ -86,6 +94,7 @@ class JobStore:
                     os.replace(path + suffix, backup + suffix)
             self.recovered_from = backup
             self._db = self._open()
+            self.recovered = self._salvage(backup)
 
     def _open(self) -> sqlite3.Connection:
         import sqlite3
@@ -102,6 +111,8 @@ class JobStore:
                 "job_id TEXT, updated REAL NOT NULL, data TEXT NOT NULL)"
             )
             db.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT)")
+            # Who follows a job, and who is paying for a request (two sessions, one store).
+            db.execute("CREATE TABLE IF NOT EXISTS claims (id TEXT PRIMARY KEY, owner TEXT)")
             db.execute("INSERT OR IGNORE INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
             rows = db.execute("SELECT data FROM jobs").fetchall()
             for (data,) in rows:
@@ -110,6 +121,59 @@ class JobStore:
             db.close()
             raise sqlite3.DatabaseError(str(exc)) from exc
         return db
+
+    def _salvage(self, backup: str) -> list[str]:
+        """Paid jobs read back from the damaged file's bytes (and its WAL), stored again as
+        resumable: Resume then follows each from Scenario by its job id."""
+        from .sanitize import is_id
+
+        found: dict[str, JobRecord] = {}
+        for suffix in ("", "-wal"):
+            try:
+                with open(backup + suffix, "rb") as fh:
+                    raw = fh.read()
+            except OSError:
+                continue
+            text = raw.decode("utf-8", "replace")
+            decoder = json.JSONDecoder()
+            start = text.find(_RECORD_START.decode())
+            while start >= 0:
+                try:
+                    data, _ = decoder.raw_decode(text, start)
+                    record = JobRecord(**{k: v for k, v in data.items() if k in _FIELDS})
+                except (ValueError, TypeError, AttributeError):
+                    record = None
+                start = text.find(_RECORD_START.decode(), start + 1)
+                if record is None:
+                    continue
+                if not isinstance(record.id, str) or not isinstance(record.job_id, str):
+                    continue
+                if not (is_id(record.id) and is_id(record.job_id)):
+                    continue  # a tampered record: never followed
+                if record.id not in found or record.updated > found[record.id].updated:
+                    found[record.id] = record
+        kept = []
+        for record in found.values():
+            if record.stage in ("failed", "cancelled", "imported"):
+                continue
+            kept.append(record.id)
+            ready = record.stage == "ready" and os.path.isfile(record.glb_path)
+            if not ready:
+                record.stage = "stalled"
+                record.message = record.error = (
+                    "Recovered from a damaged job store; press Resume to follow it again."
+                )
+            self.put(record)
+        return sorted(kept)
+
+    def recovery_text(self) -> str:
+        """What every entry point says about a damaged store (empty when there was none)."""
+        if not self.recovered_from:
+            return ""
+        return (
+            f"The job store was damaged and moved to {self.recovered_from}; a new one was made. "
+            f"{len(self.recovered)} paid job(s) were recovered from it (Resume follows them)."
+        )
 
     def put(self, record: JobRecord) -> None:
         record.updated = time.time()
@@ -137,6 +201,37 @@ class JobStore:
     def delete(self, local_id: str) -> None:
         with self._lock:
             self._db.execute("DELETE FROM jobs WHERE id = ?", (local_id,))
+
+    def claim(self, key: str, *, force: bool = False) -> str:
+        """Take `key` (a job's local id, or "request:<fingerprint>") for this process, in one
+        transaction: returns "" when it is now ours, else the live owner that keeps it."""
+        import sqlite3
+
+        from . import owners
+
+        mine = owners.me()
+        with self._lock:
+            try:
+                self._db.execute("BEGIN IMMEDIATE")  # one writer at a time, across processes
+            except sqlite3.OperationalError as exc:  # locked past the timeout: as before claims
+                log.warning("job store busy (%s); %s not claimed", exc, key)
+                return ""
+            try:
+                row = self._db.execute("SELECT owner FROM claims WHERE id = ?", (key,)).fetchone()
+                holder = row[0] if row else ""
+                if holder and holder != mine and not force and owners.alive(holder):
+                    return holder
+                self._db.execute("INSERT OR REPLACE INTO claims VALUES (?, ?)", (key, mine))
+                return ""
+            finally:
+                self._db.execute("COMMIT")
+
+    def release(self, key: str) -> None:
+        """Give up a claim of this process (an ended request may be paid again on purpose)."""
+        from . import owners
+
+        with self._lock:
+            self._db.execute("DELETE FROM claims WHERE id = ? AND owner = ?", (key, owners.me()))
 
     def close(self) -> None:
         with self._lock:

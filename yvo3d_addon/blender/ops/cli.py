@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import bpy
 
-from ...core import errors
+from ...core import errors, sanitize
 from ...core.jobs import BEFORE_PAYMENT
 from ..scene import image_files
 from ..session import runtime
@@ -49,7 +49,7 @@ CREDENTIALS_FIX = (
 
 
 def _stderr(line: str) -> None:
-    sys.stderr.write(line + "\n")
+    sys.stderr.write(sanitize.printable(sanitize.scrub(line), keep_newlines=True) + "\n")
     sys.stderr.flush()
 
 

@@ -22,7 +22,8 @@ from typing import TYPE_CHECKING, Any
 
 import bpy
 
-from ...core import errors
+from ...core import errors, sanitize
+from ..session import runtime
 from ..settings import properties
 from .cli import (
     COMMAND,
@@ -321,14 +322,30 @@ def main(argv: list[str]) -> int:
             log.exception("yvo3d %s failed", args.command)
             doc = {"command": args.command, "error": f"Internal error: {type(exc).__name__}: {exc}"}
             doc["exit_code"] = EXIT_SERVICE
-    if args.json:
-        sys.stdout.write(json.dumps(doc, indent=1, default=str) + "\n")
+    _report_damaged_store(doc)
+    if args.json:  # json.dumps escapes every control character
+        sys.stdout.write(sanitize.scrub(json.dumps(doc, indent=1, default=str)) + "\n")
     else:
-        text = _human(doc)
+        text = sanitize.printable(sanitize.scrub(_human(doc)), keep_newlines=True)
         if text:
             sys.stdout.write(text + "\n")
     sys.stdout.flush()
     return int(doc["exit_code"])
+
+
+def _report_damaged_store(doc: dict[str, Any]) -> None:
+    """A job store found damaged (and moved aside) this session: said once, exit non-zero."""
+    from ...core.batch import EXIT_SERVICE
+
+    manager = runtime.existing_manager()
+    store = manager.store if manager is not None else None
+    if store is None or not store.recovered_from or store.recovery_reported:
+        return
+    store.recovery_reported = True
+    doc["store_damaged"] = store.recovery_text()
+    if not doc.get("exit_code"):
+        doc["exit_code"] = EXIT_SERVICE
+    _stderr(f"[yvo3d] {doc['store_damaged']}")
 
 
 def register() -> None:

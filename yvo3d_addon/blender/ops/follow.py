@@ -176,7 +176,10 @@ def import_record(
     except RuntimeError as exc:
         message = str(exc)
         manager.mark_import_failed(record.id, f"Import failed: {message}")
-        report({"ERROR"}, f"{record.name}: {message}. The model is kept: press Import to retry.")
+        retry = (
+            "" if message.startswith("Refused") else " The model is kept: press Import to retry."
+        )
+        report({"ERROR"}, f"{record.name}: {message}.{retry}")
         return False
     if push_undo:
         _undo_push()

@@ -12,7 +12,7 @@ from bpy.props import (
 )
 from bpy.types import Operator
 
-from ...core import errors
+from ...core import errors, glbcheck, images
 from ...core.library import LibraryEntry
 from ..session import runtime
 from ..settings import properties
@@ -52,7 +52,8 @@ def thumbnail_path(entry: LibraryEntry) -> str:
     candidates += [str(i.get("copy", "")) for i in entry.images if i.get("copy")]
     for name in candidates:
         path = os.path.join(entry.folder, name)
-        if os.path.isfile(path):
+        # Decoded whole by Blender: a shared library's 30000x30000 picture is never loaded.
+        if os.path.isfile(path) and glbcheck.picture_ok(path, images.MAX_SIDE):
             return path
     return ""
 
@@ -324,7 +325,11 @@ class YVO3D_OT_library_delete(Operator):
         if entry is None:
             self.report({"ERROR"}, "That library entry is missing")
             return {"CANCELLED"}
-        runtime.manager(context).library.delete(entry.id)
+        try:
+            runtime.manager(context).library.delete(entry.id)
+        except errors.Yvo3dError as exc:
+            self.report({"ERROR"}, exc.user_text())
+            return {"CANCELLED"}
         if _previews is not None:
             for key in [k for k in _previews if k == entry.id or k.startswith(entry.id + "/")]:
                 del _previews[key]

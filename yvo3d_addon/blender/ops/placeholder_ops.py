@@ -11,7 +11,7 @@ import bpy
 from bpy.props import EnumProperty, StringProperty
 from bpy.types import Operator
 
-from ...core import errors
+from ...core import errors, sanitize
 from ...core.jobs import LABELS, Stage
 from ...core.library import LibraryEntry
 from ...core.store import JobRecord
@@ -450,7 +450,8 @@ def details_lines(source: Source) -> list[str]:
     record, entry, root = source.record, source.entry, source.root
     lines = [f"Model: {source.name}"]
     job_id = (record.job_id if record else "") or str(takes.idprops(root).get("yvo3d_job_id", ""))
-    lines.append(f"Scenario job: {job_id or 'unknown'}")
+    # Stamps come from a .blend someone else may have made: shown, never trusted as text.
+    lines.append(f"Scenario job: {sanitize.clean(job_id, limit=80) or 'unknown'}")
     if record is not None:
         try:
             stage = LABELS[Stage(record.stage)]
@@ -472,7 +473,7 @@ def details_lines(source: Source) -> list[str]:
         entry.id if entry is not None else str(takes.idprops(root).get("yvo3d_library_id", ""))
     )
     if library_id:
-        lines.append(f"Library entry: {library_id}")
+        lines.append(f"Library entry: {sanitize.clean(library_id, limit=80)}")
     placeholder = takes.placeholder_of(root)
     if placeholder is not None:
         live = takes.live_takes(placeholder)

@@ -12,6 +12,7 @@ from typing import Any, cast
 import bpy
 from mathutils import Matrix, Vector
 
+from ...core import errors, glbcheck, sanitize
 from .. import compat
 from .bounds import _world_bounds
 
@@ -109,7 +110,13 @@ def import_glb(
     label = os.path.basename(path)
     if not os.path.isfile(path):
         raise RuntimeError(f"Could not import {label}: the file does not exist ({path})")
-    name = name.strip() or os.path.splitext(label)[0]
+    try:
+        # Before Blender's importer reads it: a uri outside the file would be packed into the
+        # scene (userpref.blend holds the API key), a huge texture would exhaust memory.
+        glbcheck.check(path)
+    except errors.Yvo3dError as exc:
+        raise RuntimeError(f"Refused to import {label}: {exc.user_text()}") from None
+    name = sanitize.clean(name, limit=60).strip() or os.path.splitext(label)[0]
     scene, _ = _scene_and_layer(context)
     target = Vector(location) if location is not None else scene.cursor.location.copy()
 

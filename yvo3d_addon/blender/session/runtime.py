@@ -67,6 +67,7 @@ class Credentials:
     online: bool
     verify: str | bool = True
     """A CA bundle path for HTTPS, or True for the default authorities."""
+    max_download: int = 2 * 1024**3
 
     def __repr__(self) -> str:  # never show the key or the secret
         return f"Credentials(base_url={self.base_url!r}, online={self.online})"
@@ -144,6 +145,7 @@ def take_snapshot(context: bpy.types.Context | None = None) -> Credentials | Non
             project_id=prefs.project_id.strip() if prefs is not None else "",
             online=bool(bpy.app.online_access),
             verify=preferences.ca_bundle_path(context) or True,
+            max_download=int(prefs.max_download_mb) * 1024**2 if prefs is not None else 2 * 1024**3,
         )
     with _lock:
         _credentials = snapshot
@@ -299,6 +301,7 @@ def make_client(wait: object = None) -> ScenarioClient:
         wait=wait if callable(wait) else None,
         verify=snapshot.verify,
         session=_online_only_session_type()(),
+        max_download=snapshot.max_download,
     )
 
 

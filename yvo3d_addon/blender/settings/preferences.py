@@ -3,7 +3,14 @@
 import os
 
 import bpy
-from bpy.props import BoolProperty, EnumProperty, FloatProperty, PointerProperty, StringProperty
+from bpy.props import (
+    BoolProperty,
+    EnumProperty,
+    FloatProperty,
+    IntProperty,
+    PointerProperty,
+    StringProperty,
+)
 
 from .import_options import Options, YVO3D_PG_import_options, draw_options, options_of
 
@@ -123,6 +130,14 @@ class YVO3D_AddonPreferences(bpy.types.AddonPreferences):
         min=2.0,
         max=120.0,
     )
+    max_download_mb: IntProperty(
+        name="Maximum Download (MB)",
+        description="Largest result file the add-on downloads; a bigger one is refused and "
+        "the job can be resumed after raising this",
+        default=2048,
+        min=16,
+        max=65536,
+    )
     ca_bundle: StringProperty(
         name="CA Bundle",
         description=(
@@ -184,6 +199,7 @@ class YVO3D_AddonPreferences(bpy.types.AddonPreferences):
                 box.label(text=f"Overridden by {ENV_BASE_URL}", icon="INFO")
             box.prop(self, "ca_bundle")
             box.prop(self, "poll_seconds_max")
+            box.prop(self, "max_download_mb")
 
 
 def operator_registered(idname: str) -> bool:
