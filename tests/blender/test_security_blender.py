@@ -23,7 +23,7 @@ from tests.standin.server import StandIn
 def importer(addon: ModuleType) -> ModuleType:
     import importlib
 
-    return importlib.import_module(f"{ADDON_MODULE}.blender.importer")
+    return importlib.import_module(f"{ADDON_MODULE}.blender.scene.importer")
 
 
 def _packed_bytes() -> bytes:
@@ -108,8 +108,8 @@ def test_stamps_and_library_ids_from_someone_elses_blend_are_not_trusted(
 ) -> None:
     import importlib
 
-    runtime = importlib.import_module(f"{ADDON_MODULE}.blender.runtime")
-    ops = importlib.import_module(f"{ADDON_MODULE}.blender.placeholder_ops")
+    runtime = importlib.import_module(f"{ADDON_MODULE}.blender.session.runtime")
+    ops = importlib.import_module(f"{ADDON_MODULE}.blender.ops.placeholder_ops")
     library = runtime.manager(bpy.context).library
     victim = Path(library.root).parent / "victim"
     victim.mkdir(exist_ok=True)
