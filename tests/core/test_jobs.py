@@ -172,31 +172,34 @@ def test_cancel_after_payment_is_dont_import(standin, tmp_path, images_dir):  # 
     assert all("before the cancel reached it" not in m for m in said)
 
 
-def test_cancel_refusal_is_reported_truthfully(standin, tmp_path, images_dir):  # noqa: F811
-    standin.script_job(outcome="never")
+def cancel_at(standin, tmp_path, images_dir, stage, **fault):  # noqa: F811
+    """Start a job, press Cancel once it reaches `stage`; returns the manager and the job."""
+    if fault:
+        standin.fault(**fault)
     manager = make_manager(standin, str(tmp_path))
     rec = submit(manager, images_dir[:1])
-    wait_for(manager, rec.id, {Stage.RUNNING})
+    wait_for(manager, rec.id, {stage})
     manager.cancel(rec.id)
+    return manager, rec
+
+
+def test_cancel_refusal_is_reported_truthfully(standin, tmp_path, images_dir):  # noqa: F811
+    standin.script_job(outcome="never")
+    manager, rec = cancel_at(standin, tmp_path, images_dir, Stage.RUNNING)
     deadline = time.monotonic() + 10
     while "Cannot cancel this type of job" not in manager.get(rec.id).message:
         assert time.monotonic() < deadline, manager.get(rec.id).message
         time.sleep(0.02)
-    message = manager.get(rec.id).message
-    assert "will finish and be charged" in message and manager.get(rec.id).stage in (
-        Stage.QUEUED,
-        Stage.RUNNING,
-    )
+    now = manager.get(rec.id)
+    assert "will finish and be charged" in now.message
+    assert now.stage in (Stage.QUEUED, Stage.RUNNING)
     manager.shutdown()
 
 
 def test_an_accepted_cancel_is_reported_as_such(standin, tmp_path, images_dir):  # noqa: F811
     standin.cancellable = True  # a service that could cancel (Scenario may one day)
     standin.script_job(outcome="never")
-    manager = make_manager(standin, str(tmp_path))
-    rec = submit(manager, images_dir[:1])
-    wait_for(manager, rec.id, {Stage.RUNNING})
-    manager.cancel(rec.id)
+    manager, rec = cancel_at(standin, tmp_path, images_dir, Stage.RUNNING)
     done, _ = wait_for(manager, rec.id, {Stage.CANCELLED, Stage.FAILED})
     assert done.stage == Stage.CANCELLED and "accepted the cancel" in done.message
     assert "charged" in done.message
@@ -205,23 +208,16 @@ def test_an_accepted_cancel_is_reported_as_such(standin, tmp_path, images_dir): 
 def test_cancel_during_download_still_keeps_the_paid_result(standin, tmp_path, images_dir):  # noqa: F811
     """Cancel while downloading used to end the job "cancelled" and drop its paid result; the
     job is paid and cannot be cancelled on Scenario, so the download goes on, not imported."""
-    manager = make_manager(standin, str(tmp_path))
-    standin.fault("download", delay=1.0)
-    rec = submit(manager, images_dir[:1])
-    wait_for(manager, rec.id, {Stage.DOWNLOADING})
-    time.sleep(0.2)
-    manager.cancel(rec.id)
+    fault = {"route": "download", "delay": 1.0}
+    manager, rec = cancel_at(standin, tmp_path, images_dir, Stage.DOWNLOADING, **fault)
     done, _ = wait_for(manager, rec.id, {Stage.CANCELLED, Stage.FAILED, Stage.READY})
     assert done.stage == Stage.READY and done.cancel_requested
     check_glb(done.glb_path)
 
 
 def test_cancel_before_payment_stops_locally(standin, tmp_path, images_dir):  # noqa: F811
-    standin.fault("upload", delay=1.0)
-    manager = make_manager(standin, str(tmp_path))
-    rec = submit(manager, images_dir[:1])
-    wait_for(manager, rec.id, {Stage.UPLOADING})
-    manager.cancel(rec.id)
+    fault = {"route": "upload", "delay": 1.0}
+    manager, rec = cancel_at(standin, tmp_path, images_dir, Stage.UPLOADING, **fault)
     done, _ = wait_for(manager, rec.id, {Stage.CANCELLED, Stage.FAILED})
     assert done.stage == Stage.CANCELLED and "nothing was paid" in done.message
     assert standin.paid_requests == 0 and standin.count("cancel") == 0

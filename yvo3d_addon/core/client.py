@@ -439,6 +439,7 @@ class ScenarioClient:
         self.session.verify = verify
         self.requests_sent = 0
         self.retry_not_found = False
+        self.last_status = 0
         """After the paid request a 404 is retried with backoff (it may be a replica lag)."""
 
     def __repr__(self) -> str:
@@ -496,19 +497,8 @@ class ScenarioClient:
         json_body: Any = None,
         query: dict[str, str] | None = None,
     ) -> dict[str, Any]:
-        """A free request, retried on network errors, 409, 5xx, bad JSON, and after 429 waits."""
-        return self.call_with_status(method, path, what=what, json_body=json_body, query=query)[1]
-
-    def call_with_status(
-        self,
-        method: str,
-        path: str,
-        *,
-        what: str,
-        json_body: Any = None,
-        query: dict[str, str] | None = None,
-    ) -> tuple[int, dict[str, Any]]:
-        """`call`, also returning the 2xx status (a dry run's 269 is not any 2xx)."""
+        """A free request, retried on network errors, 409, 5xx, bad JSON, and after 429 waits.
+        The answer's 2xx status is kept in `last_status` (a dry run's 269 is not any 2xx)."""
         import requests  # late (see _network_error); already loaded once a session exists
 
         attempt = 0
@@ -517,7 +507,8 @@ class ScenarioClient:
             try:
                 resp = self._send(method, path, what=what, json_body=json_body, query=query)
                 if 200 <= resp.status_code < 300:
-                    return resp.status_code, self._json(resp, what)
+                    self.last_status = resp.status_code
+                    return self._json(resp, what)
                 raise error_for_response(resp, what)
             except errors.RateLimitedError as exc:
                 rate_waits += 1
@@ -639,13 +630,14 @@ class ScenarioClient:
         response carrying the creative units cost"); a real generation answer carries
         `creativeUnitsCost` too, so any other 2xx is not read as one. An answer with a job
         means a paid job was started: PaidDryRunError carries it, to be followed."""
-        status, data = self.call_with_status(
+        data = self.call(
             "POST",
             f"/generate/custom/{model_id}",
             what="price the generation",
             json_body=body,
             query={"dryRun": "true"},
         )
+        status = self.last_status
         cost = data.get("creativeUnitsCost")
         cost_value = float(cost) if isinstance(cost, int | float) else None
         job = data.get("job")
