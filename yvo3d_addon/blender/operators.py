@@ -11,7 +11,7 @@ from bpy.types import Operator, OperatorFileListElement
 # The image checks, the importer and the client are imported by the functions that use them:
 # enabling the add-on imports this module and must stay cheap (docs/performance.md).
 from ..core import errors
-from ..core.jobs import ACTIVE, LABELS, Event, Stage
+from ..core.jobs import ACTIVE, BEFORE_PAYMENT, LABELS, NOT_IMPORTED, Event, Stage
 from ..core.params import MAX_IMAGES
 from ..core.store import JobRecord
 from . import cleanup, placeholders, preferences, properties, runtime, statusbar
@@ -227,7 +227,10 @@ def handle_event(
     error_level = "ERROR" if own is None or record.id in own else "WARNING"
     if event.kind == "ready":
         runtime.fingerprints.pop(record.id, None)
-        import_record(context, record, report, recorded=True)
+        if record.cancel_requested:  # "Don't Import": the paid result stays in the library
+            report({"INFO"}, f"{record.name}: {record.message}")
+        else:
+            import_record(context, record, report, recorded=True)
     elif event.kind == "ended":
         runtime.fingerprints.pop(record.id, None)
         if record.stage == Stage.FAILED:
@@ -538,7 +541,8 @@ def _job(context: bpy.types.Context, job_id: str) -> JobRecord | None:
 
 
 class YVO3D_OT_cancel_job(Operator):
-    """Cancel this job (asks Scenario to stop it if it already started)"""
+    """Before the paid request: cancel the job. After it: don't import its result (Scenario
+    cannot cancel a started job; it finishes, is charged and stays in the library)"""
 
     bl_idname = "yvo3d.cancel_job"
     bl_label = "Cancel Job"
@@ -551,13 +555,16 @@ class YVO3D_OT_cancel_job(Operator):
             return self.execute(context)
         record = _job(context, self.job_id)
         name = record.name if record is not None else "this job"
+        if record is None or record.stage in BEFORE_PAYMENT:
+            title, message = "Cancel Job", f"Cancel {name}? Nothing has been paid yet."
+        else:
+            title = "Don't Import"
+            message = (
+                f"Scenario cannot cancel {name}: it will finish and be charged. Keep its result "
+                "in the library without putting it in the scene?"
+            )
         confirmed: Result = _wm(context).invoke_confirm(
-            self,
-            event,
-            title="Cancel Job",
-            message=f"Cancel {name}? Credits already charged by Scenario may not be refunded.",
-            confirm_text="Cancel Job",
-            icon="WARNING",
+            self, event, title=title, message=message, confirm_text=title, icon="WARNING"
         )
         return confirmed
 
@@ -567,7 +574,10 @@ class YVO3D_OT_cancel_job(Operator):
         if record is None or not manager.cancel(self.job_id):
             self.report({"WARNING"}, "That job is not running")
             return {"CANCELLED"}
-        self.report({"INFO"}, f"{record.name}: cancelling")
+        if record.stage in BEFORE_PAYMENT:
+            self.report({"INFO"}, f"{record.name}: cancelling; nothing was paid")
+        else:
+            self.report({"INFO"}, f"{record.name}: {NOT_IMPORTED}")
         ensure_follower(context)
         return {"FINISHED"}
 

@@ -365,8 +365,17 @@ def pricer() -> Pricer:
     if _pricer is None:
         from ..core.pricing import Pricer
 
-        _pricer = Pricer(make_client, _upload_cache())
+        _pricer = Pricer(make_client, _upload_cache(), on_paid_job=_follow_paid_price_check)
     return _pricer
+
+
+def _follow_paid_price_check(job_id: str, cost: float | None) -> bool:
+    """A price check started a paid job (dryRun ignored on the way): follow it like any job."""
+    found = existing_manager()
+    if found is None:
+        return False
+    found.adopt(job_id, "Paid price check")
+    return True
 
 
 def quote() -> Quote:
