@@ -297,3 +297,15 @@ def test_the_preview_is_the_glb_assets_own_never_a_texture_map(standin, image, t
     glb_asset = standin._assets[with_preview.glb_asset_id]  # noqa: SLF001 - the truth
     assert saved == standin.asset_bytes(glb_asset.preview_id)
     manager.shutdown()
+
+
+def test_a_preview_that_is_not_an_image_is_not_kept(standin, image, tmp_path, monkeypatch):  # noqa: F811
+    """The preview URL is untrusted: bytes that are not a PNG or JPEG are dropped."""
+    from tests.standin import server
+
+    monkeypatch.setattr(server, "preview_png", lambda: b"<html>not a picture</html>")
+    manager = make_manager(standin, str(tmp_path))
+    done = run_job(manager, image)
+    assert done.stage == Stage.READY
+    assert manager.library.get(done.library_id).preview == ""
+    manager.shutdown()

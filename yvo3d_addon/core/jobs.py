@@ -118,6 +118,7 @@ NOT_IMPORTED = (
 400 "Cannot cancel this type of job. Action not permitted.", SDK resources/jobs.py)."""
 
 
+PREVIEW_LIMIT = 16 * 1024 * 1024  # a preview picture larger than this is not kept
 PENDING_ASSET_ATTEMPTS = 6
 """Looks at a job's assets while one is still `pending` (about a minute with backoff)."""
 
@@ -504,13 +505,14 @@ class _Worker:
         if not glb.preview_url:
             return ""
         try:
-            with client.session.get(glb.preview_url, timeout=client.timeout) as resp:
-                data = resp.content[: 16 * 1024 * 1024 + 1] if resp.status_code == 200 else b""
+            with client.session.get(glb.preview_url, timeout=client.timeout, stream=True) as resp:
+                ok = resp.status_code == 200
+                data = resp.raw.read(PREVIEW_LIMIT + 1, decode_content=True) if ok else b""
         except Exception:  # noqa: BLE001 - best effort by design
             return ""
         ext = ".png" if data.startswith(b"\x89PNG\r\n\x1a\n") else ""
         ext = ".jpg" if data.startswith(b"\xff\xd8\xff") else ext
-        if not ext or len(data) > 16 * 1024 * 1024:
+        if not ext or len(data) > PREVIEW_LIMIT:
             return ""
         dest = os.path.join(self.manager.library.folder(self.record.library_id), "preview" + ext)
         with open(dest, "wb") as fh:
