@@ -220,6 +220,19 @@ def _same(ours: dict[str, Any], theirs: dict[str, Any]) -> None:
         assert ours[key] == theirs[key], (key, ours[key], theirs[key])
 
 
+def test_the_sdk_is_the_pinned_version():
+    from importlib.metadata import version
+    from pathlib import Path
+
+    pins = Path(__file__).resolve().parents[2] / "requirements" / "dev.txt"
+    pinned = [
+        ln.split("==")[1].strip()
+        for ln in pins.read_text().splitlines()
+        if ln.startswith("scenario-sdk==")
+    ]
+    assert pinned == [version("scenario-sdk")]
+
+
 def test_every_request_matches_the_sdk(recorder, tmp_path, monkeypatch):
     small = tmp_path / "chair.png"
     small.write_bytes(png_bytes(40, 30))
