@@ -83,25 +83,45 @@ def test_tick_and_modal_return_at_once_while_a_job_runs(yvo: SimpleNamespace) ->
     assert yvo.server.paid_requests == 1
 
 
-def test_cancel_at_the_queued_stage(yvo: SimpleNamespace) -> None:
+def test_cancel_after_payment_is_dont_import(yvo: SimpleNamespace) -> None:
+    """Real API: Scenario refuses to cancel custom jobs such as YVO3D's (400 "Cannot cancel
+    this type of job. Action not permitted.", scenario_sdk resources/jobs.py: only inference
+    jobs). The old test expected an accepted cancel; now the paid job is followed to its end,
+    kept in the library and not put in the scene, and the user is told it is charged."""
     server = yvo.server
-    server.script_job(outcome="never", statuses=["queued"])
+    server.script_job(seconds=1.5)
     ops = mod("operators")
     record = start_job(yvo, "Crate")
-    wait_for(lambda: job(record.id).stage == "queued" and job(record.id).job_id != "")
+    wait_for(lambda: job(record.id).job_id != "")
 
     assert bpy.ops.yvo3d.cancel_job(job_id=record.id) == {"FINISHED"}
     reports = Reports()
     manager = mod("runtime").existing_manager()
     assert manager.wait(15, lambda e: ops.handle_event(bpy.context, e, reports), ids=[record.id])
 
-    assert job(record.id).stage == "cancelled"
-    assert store_record(yvo.tmp, record.id).stage == "cancelled"
-    assert server.count("cancel") == 1
-    assert server.job(job(record.id).job_id)["status"] == "canceled"
-    assert any(t.startswith("Crate: Cancel") for t in reports.texts("INFO"))
+    done = job(record.id)
+    assert done.stage == "ready" and done.cancel_requested
+    assert store_record(yvo.tmp, record.id).stage == "ready"
+    assert "Crate" not in bpy.data.collections, "not put in the scene"
+    assert manager.library.get(done.library_id) is not None, "kept in the library"
+    assert server.count("cancel") == 1 and server.paid_requests == 1
+    assert any("not imported" in t for t in reports.texts("INFO"))
     # Nothing left to cancel: said plainly, not an error.
     assert bpy.ops.yvo3d.cancel_job(job_id=record.id) == {"CANCELLED"}
+
+
+def test_cancel_before_payment_stops_locally(yvo: SimpleNamespace) -> None:
+    server = yvo.server
+    server.fault("upload", delay=1.5)
+    ops = mod("operators")
+    record = start_job(yvo, "Box")
+    wait_for(lambda: job(record.id).stage == "uploading")
+    assert bpy.ops.yvo3d.cancel_job(job_id=record.id) == {"FINISHED"}
+    reports = Reports()
+    manager = mod("runtime").existing_manager()
+    assert manager.wait(15, lambda e: ops.handle_event(bpy.context, e, reports), ids=[record.id])
+    assert job(record.id).stage == "cancelled" and server.paid_requests == 0
+    assert any("nothing was paid" in t for t in reports.texts("INFO"))
 
 
 def test_import_job_reimports_from_the_library_without_any_request(yvo: SimpleNamespace) -> None:

@@ -266,7 +266,8 @@ def test_running_job(ui: SimpleNamespace, popup: Any, monkeypatch: Any) -> None:
     assert len(bars) == 1 and 0.0 <= bars[0].kwargs["factor"] <= 1.0
     assert bars[0].text.startswith("Generating")
     cancels = drawn.operators("yvo3d.cancel_job")
-    assert len(cancels) == 1
+    # paid: Scenario cannot cancel it, so the button offers what it can do (issue 10)
+    assert len(cancels) == 1 and cancels[0].text == "Don't Import"
     assert not drawn.operators("yvo3d.dismiss_job")  # a running job cannot be dismissed
     assert mod("runtime").existing_manager().cancel(record.id)
 
@@ -285,6 +286,21 @@ def test_failed_job(ui: SimpleNamespace, popup: Any, monkeypatch: Any) -> None:
     assert "The photo is too dark." in text and "Use a brighter photo." in text
     assert "The photo is too dark." in " ".join(drawn.labels(alert=True))
     assert drawn.operators("yvo3d.dismiss_job") and not drawn.operators("yvo3d.cancel_job")
+
+
+def test_a_job_with_no_glb_yet_offers_resume(
+    ui: SimpleNamespace, popup: Any, monkeypatch: Any
+) -> None:
+    """A paid job whose assets hold no GLB (Scenario may list a model late: assets can be
+    `pending` after success, scenario_sdk types/asset_retrieve_response.py) is never a dead
+    end: it stalls with a clear message and the panel offers Resume, like `jobs follow`."""
+    ui.server.script_job(assets=("png", "obj", "fbx"))
+    record = start_job(ui, "Vase")
+    wait_for(lambda: job(record.id).stage == "stalled", timeout=30)
+    drawn = draw(popup, monkeypatch, "YVO3D_PT_jobs")
+    assert "no GLB model" in drawn.text() and "Resume" in drawn.text()
+    assert drawn.operators("yvo3d.resume_job")
+    assert ui.server.paid_requests == 1
 
 
 def test_library_match_offers_free_import(

@@ -62,6 +62,17 @@ def finished_job(client, body):
     raise AssertionError("job never finished")
 
 
+def ready_assets(client, ids):
+    """The job's assets once none is `pending` (a real job's assets can still be pending when
+    the job says success: scenario_api.md, corrections of 2026-12-04)."""
+    for _ in range(100):
+        assets = [client.get_asset(a) for a in ids]
+        if not any(a.status == "pending" for a in assets):
+            return assets
+        client.wait(0.05)
+    raise AssertionError("assets stayed pending")
+
+
 def test_happy_path_from_image_to_verified_glb(standin, image, tmp_path):  # noqa: F811
     client = make_client(standin)
     body = body_for(client, image)
@@ -70,9 +81,8 @@ def test_happy_path_from_image_to_verified_glb(standin, image, tmp_path):  # noq
     assert standin.paid_requests == 0
     status = finished_job(client, body)
     assert status.state == "success" and len(status.asset_ids) >= 2
-    assets = [client.get_asset(a) for a in status.asset_ids]
-    glb = pick_glb(assets)
-    assert glb is not None and glb.mime_type == "model/gltf-binary"
+    glb = pick_glb(ready_assets(client, status.asset_ids))
+    assert glb is not None and glb.mime_type in ("model/gltf-binary", "model/glb")
     dest = str(tmp_path / "model.glb")
     seen = []
     client.download(glb.url, dest, on_progress=lambda got, total: seen.append((got, total)))
@@ -98,14 +108,20 @@ def test_large_image_goes_through_multipart_upload(standin, tmp_path, monkeypatc
     assert client.get_asset(asset_id).mime_type == "image/png"
 
 
-def test_pick_glb_by_mime_then_format_then_kind():
+def test_pick_glb_by_type_only():
+    """Old rules picked an octet-stream asset named glb and any untyped "3d" asset; the real
+    API types GLBs as model/gltf-binary or model/glb (scenario_api.md, corrections of
+    2026-12-04), so nothing else is taken for one (an FBX or USDZ is often kind "3d" too)."""
+
     def asset(i, mime="", kind="", fmt=""):
         return Asset(i, "u", mime, kind, "success", "", {"format": fmt} if fmt else {})
 
     png, obj = asset("p", "image/png", "image"), asset("o", "model/obj", "3d", "obj")
     assert pick_glb([png, obj, asset("g", "model/gltf-binary", "3d")]).id == "g"
-    assert pick_glb([png, obj, asset("f", "application/octet-stream", fmt="glb")]).id == "f"
-    assert pick_glb([png, obj, asset("k", "", "3d")]).id == "k"
+    assert pick_glb([png, obj, asset("m", "model/glb", "3d")]).id == "m"
+    assert pick_glb([png, obj, asset("f", "application/octet-stream", fmt="glb")]) is None
+    assert pick_glb([png, obj, asset("k", "", "3d")]) is None
+    assert pick_glb([png, obj, asset("u", "", fmt="glb")]).id == "u"
     assert pick_glb([png, obj]) is None
 
 
@@ -291,7 +307,7 @@ def test_invalid_json_and_html_pages(standin, body, words):  # noqa: F811
 
 def _glb_url(client, image):
     status = finished_job(client, body_for(client, image))
-    glb = pick_glb([client.get_asset(a) for a in status.asset_ids])
+    glb = pick_glb(ready_assets(client, status.asset_ids))
     assert glb is not None
     return glb
 
@@ -333,6 +349,7 @@ def test_expired_url_is_reported_so_the_asset_can_be_fetched_again(standin, imag
 
 
 def test_cancel_job(standin, image):  # noqa: F811
+    standin.cancellable = True  # a service that could cancel (Scenario refuses custom jobs)
     client = make_client(standin)
     job = client.generate(body_for(client, image))
     status = client.cancel_job(job.job_id)

@@ -152,27 +152,75 @@ def test_cancel_before_payment_stops_locally(standin, tmp_path, images_dir, rout
     assert standin.paid_requests == 0 and standin.count("cancel") == 0
 
 
-def test_cancel_while_queued_asks_the_service(standin, tmp_path, images_dir):  # noqa: F811
-    standin.script_job(outcome="never")
+def test_cancel_after_payment_is_dont_import(standin, tmp_path, images_dir):  # noqa: F811
+    """Real API: Scenario refuses to cancel custom jobs (400 "Cannot cancel this type of job.
+    Action not permitted.", scenario_sdk resources/jobs.py: only inference jobs). The old test
+    expected an accepted cancel; now the one cancel request is refused, said so, and the job
+    is followed to its end: kept in the library, marked not to import, never "cancelled"."""
+    standin.job_seconds = 1.5
     manager = make_manager(standin, str(tmp_path))
     rec = submit(manager, images_dir[:1])
     wait_for(manager, rec.id, {Stage.QUEUED, Stage.RUNNING})
     manager.cancel(rec.id)
     manager.cancel(rec.id)  # a second press must not send a second cancel
-    done, _ = wait_for(manager, rec.id, {Stage.CANCELLED, Stage.FAILED})
-    assert done.stage == Stage.CANCELLED
+    done, seen = wait_for(manager, rec.id, {Stage.READY, Stage.CANCELLED, Stage.FAILED})
+    assert done.stage == Stage.READY and done.cancel_requested
+    assert "not imported" in done.message and os.path.isfile(done.glb_path)
+    assert manager.library.get(done.library_id) is not None
     assert standin.count("cancel") == 1 and standin.paid_requests == 1
+    said = [r.message for r in manager.jobs() if r.id == rec.id] + [done.message]
+    assert all("before the cancel reached it" not in m for m in said)
 
 
-def test_cancel_during_download(standin, tmp_path, images_dir):  # noqa: F811
+def cancel_at(standin, tmp_path, images_dir, stage, **fault):  # noqa: F811
+    """Start a job, press Cancel once it reaches `stage`; returns the manager and the job."""
+    if fault:
+        standin.fault(**fault)
     manager = make_manager(standin, str(tmp_path))
-    standin.fault("download", delay=5.0, times=None)
     rec = submit(manager, images_dir[:1])
-    wait_for(manager, rec.id, {Stage.DOWNLOADING})
-    time.sleep(0.2)
+    wait_for(manager, rec.id, {stage})
     manager.cancel(rec.id)
+    return manager, rec
+
+
+def test_cancel_refusal_is_reported_truthfully(standin, tmp_path, images_dir):  # noqa: F811
+    standin.script_job(outcome="never")
+    manager, rec = cancel_at(standin, tmp_path, images_dir, Stage.RUNNING)
+    deadline = time.monotonic() + 10
+    while "Cannot cancel this type of job" not in manager.get(rec.id).message:
+        assert time.monotonic() < deadline, manager.get(rec.id).message
+        time.sleep(0.02)
+    now = manager.get(rec.id)
+    assert "will finish and be charged" in now.message
+    assert now.stage in (Stage.QUEUED, Stage.RUNNING)
+    manager.shutdown()
+
+
+def test_an_accepted_cancel_is_reported_as_such(standin, tmp_path, images_dir):  # noqa: F811
+    standin.cancellable = True  # a service that could cancel (Scenario may one day)
+    standin.script_job(outcome="never")
+    manager, rec = cancel_at(standin, tmp_path, images_dir, Stage.RUNNING)
+    done, _ = wait_for(manager, rec.id, {Stage.CANCELLED, Stage.FAILED})
+    assert done.stage == Stage.CANCELLED and "accepted the cancel" in done.message
+    assert "charged" in done.message
+
+
+def test_cancel_during_download_still_keeps_the_paid_result(standin, tmp_path, images_dir):  # noqa: F811
+    """Cancel while downloading used to end the job "cancelled" and drop its paid result; the
+    job is paid and cannot be cancelled on Scenario, so the download goes on, not imported."""
+    fault = {"route": "download", "delay": 1.0}
+    manager, rec = cancel_at(standin, tmp_path, images_dir, Stage.DOWNLOADING, **fault)
     done, _ = wait_for(manager, rec.id, {Stage.CANCELLED, Stage.FAILED, Stage.READY})
-    assert done.stage == Stage.CANCELLED
+    assert done.stage == Stage.READY and done.cancel_requested
+    check_glb(done.glb_path)
+
+
+def test_cancel_before_payment_stops_locally(standin, tmp_path, images_dir):  # noqa: F811
+    fault = {"route": "upload", "delay": 1.0}
+    manager, rec = cancel_at(standin, tmp_path, images_dir, Stage.UPLOADING, **fault)
+    done, _ = wait_for(manager, rec.id, {Stage.CANCELLED, Stage.FAILED})
+    assert done.stage == Stage.CANCELLED and "nothing was paid" in done.message
+    assert standin.paid_requests == 0 and standin.count("cancel") == 0
 
 
 def test_failed_job_carries_error_and_hint(standin, tmp_path, images_dir):  # noqa: F811
@@ -204,12 +252,20 @@ def test_unknown_statuses_count_as_running(standin, tmp_path, images_dir):  # no
     assert done.stage == Stage.READY
 
 
-def test_no_glb_among_assets(standin, tmp_path, images_dir):  # noqa: F811
-    standin.script_job(assets=("png", "obj"))
+def test_no_glb_among_assets_stalls_and_stays_resumable(standin, tmp_path, images_dir):  # noqa: F811
+    """A paid job whose assets hold no GLB used to end FAILED for good; it is paid and its
+    assets may still change (issue 10 item 3), so it stalls and Resume looks again."""
+    standin.script_job(assets=("png", "obj", "fbx"))
     manager = make_manager(standin, str(tmp_path))
     rec = submit(manager, images_dir[:1])
-    done, _ = wait_for(manager, rec.id, {Stage.FAILED})
+    done, _ = wait_for(manager, rec.id, {Stage.FAILED, Stage.STALLED})
+    assert done.stage == Stage.STALLED
     assert done.error_code == "no_result" and "no GLB" in done.message
+    assert "Resume" in done.hint
+    assert not any(e["route"] == "download" for e in standin.log), "never downloads an FBX"
+    assert manager.resume(rec.id)
+    again, _ = wait_for(manager, rec.id, {Stage.FAILED, Stage.STALLED})
+    assert again.stage == Stage.STALLED and standin.paid_requests == 1
 
 
 def test_never_ending_job_stalls_then_can_be_resumed(standin, tmp_path, images_dir):  # noqa: F811

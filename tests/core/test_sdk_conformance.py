@@ -86,10 +86,14 @@ def test_generate_poll_and_fetch_the_glb(client, standin):  # noqa: F811
     assert job.status == "success" and job.progress == 1
     assert [h.status for h in job.status_history][-1] == "success"
     ids = job.metadata.asset_ids
-    assert len(ids) == 3
+    assert len(ids) == 4
+    assert client.assets.retrieve(ids[0]).asset.status == "pending", "just after success"
+    time.sleep(standin.asset_pending_seconds + 0.05)
     assets = [client.assets.retrieve(i).asset for i in ids]
-    model = next(a for a in assets if a.mime_type == "model/gltf-binary")
-    assert model.kind == "3d"
+    assert all(a.status == "success" for a in assets)
+    model = next(a for a in assets if a.mime_type in ("model/gltf-binary", "model/glb"))
+    assert model.kind == "3d" and model.preview is not None and model.preview.url
+    assert assets[0].metadata.parent_id == model.id  # a derived FBX is listed first
     data = requests.get(model.url, timeout=10).content
     assert glb.read_glb(data)[0]["asset"]["version"] == "2.0"
     assert not any(e["had_auth"] for e in standin.log if e["route"] == "download")
@@ -103,7 +107,16 @@ def test_failed_job_parses_error_and_hint(client, standin):  # noqa: F811
     assert (job.metadata.error, job.metadata.hint) == ("No object found", "Crop the photo")
 
 
+def test_custom_job_cancel_is_refused(client, standin):  # noqa: F811
+    standin.job_seconds = 30
+    job_id = client.generate.run_model(MODEL_ID, body={"images": [upload(client)]}).job.job_id
+    with pytest.raises(scenario_sdk.BadRequestError) as refused:
+        client.jobs.trigger_action(job_id, action="cancel")
+    assert refused.value.body == {"reason": "Cannot cancel this type of job. Action not permitted."}
+
+
 def test_cancel_another_job(client, standin):  # noqa: F811
+    standin.cancellable = True
     standin.job_seconds = 30
     job_id = client.generate.run_model(MODEL_ID, body={"images": [upload(client)]}).job.job_id
     result = client.jobs.trigger_action(job_id, action="cancel")
@@ -137,7 +150,7 @@ def test_multipart_upload(client, standin):  # noqa: F811
     done = client.uploads.trigger_action(created.id, action="complete").upload
     assert done.status == "complete"
     got = client.uploads.retrieve(created.id).upload
-    assert got.status == "imported" and got.entity_id
+    assert got.status == "complete" and got.entity_id
     asset = client.assets.retrieve(got.entity_id).asset
     assert asset.mime_type == "image/png" and asset.properties.size == len(data)
     assert standin.count("upload_part") == 1

@@ -70,10 +70,17 @@ class Api:
             time.sleep(0.02)
         raise AssertionError(f"job {job_id} still {job['status']}")
 
-    def asset(self, asset_id: str) -> dict:
-        r = self.get(f"/assets/{asset_id}")
-        assert r.status_code == 200, r.text
-        return r.json()["asset"]
+    def asset(self, asset_id: str, *, ready: bool = True) -> dict:
+        """The asset; with `ready`, once it is no longer `pending` (a job's assets can still be
+        pending when the job says success: scenario_api.md, corrections of 2026-12-04)."""
+        deadline = time.monotonic() + 5
+        while True:
+            r = self.get(f"/assets/{asset_id}")
+            assert r.status_code == 200, r.text
+            asset = r.json()["asset"]
+            if not ready or asset["status"] != "pending" or time.monotonic() > deadline:
+                return asset
+            time.sleep(0.02)
 
     def finished_assets(self, body: dict) -> list[dict]:
         job = self.wait(self.generate(body)["jobId"])
@@ -88,7 +95,7 @@ def api(standin):  # noqa: F811
 
 
 def glb_of(assets: list[dict]) -> bytes:
-    (asset,) = [a for a in assets if a["mimeType"] == "model/gltf-binary"]
+    (asset,) = [a for a in assets if a["mimeType"] in ("model/gltf-binary", "model/glb")]
     r = requests.get(asset["url"], timeout=10)
     assert r.status_code == 200
     assert int(r.headers["Content-Length"]) == len(r.content) == asset["properties"]["size"]
@@ -260,7 +267,9 @@ def test_multipart_upload_flow(api):
     done = api.post(f"/uploads/{up['id']}/action", {"action": "complete"})
     assert done.status_code == 200 and done.json()["upload"]["status"] == "complete"
     got = api.get(f"/uploads/{up['id']}").json()["upload"]
-    assert got["status"] == "imported" and got["entityId"].startswith("asset_")
+    # a real upload may end at `complete` with its entityId (Scenario's TypeScript helper
+    # stops there: docs.scenario.com /sdk-helpers/uploads; plugin docs/SDK_UPLOADS.md)
+    assert got["status"] == "complete" and got["entityId"].startswith("asset_")
     asset = api.asset(got["entityId"])
     assert asset["properties"]["width"] == 300 and asset["mimeType"] == "image/png"
     assert requests.get(asset["url"], timeout=5).content == data
@@ -478,17 +487,21 @@ def test_paid_generate_then_job_walks_to_success_with_several_assets(api):
     dates = [h["date"] for h in now["statusHistory"]]
     assert dates == sorted(dates) and now["updatedAt"] == dates[-1]
     ids = now["metadata"]["assetIds"]
-    assert len(ids) == 3
+    assert len(ids) == 4
+    assert api.asset(ids[2], ready=False)["status"] == "pending", "pending just after success"
     assets = [api.asset(i) for i in ids]
-    # the preview comes first: clients must choose by type, not by position
-    assert [a["mimeType"] for a in assets] == ["image/png", "model/gltf-binary", "model/obj"]
-    assert [a["kind"] for a in assets] == ["image", "3d", "3d"]
-    model = assets[1]
+    # a derived FBX and the preview come first: clients must choose by type, not position
+    mimes = ["model/x-fbx", "image/png", "model/gltf-binary", "model/obj"]
+    assert [a["mimeType"] for a in assets] == mimes
+    assert [a["kind"] for a in assets] == ["3d", "image", "3d", "3d"]
+    model = assets[2]
     assert model["metadata"]["type"] == "img23d" and model["properties"]["format"] == "glb"
     assert model["properties"]["faceCount"] == glb.glb_triangles(glb_of(assets))
-    assert assets[0]["metadata"]["type"] == "preview"
-    assert png_info(requests.get(assets[0]["url"], timeout=5).content) == (256, 256, 3)
-    obj = requests.get(assets[2]["url"], timeout=5).text
+    assert assets[0]["metadata"]["parentId"] == model["id"]
+    assert model["preview"]["assetId"] == assets[1]["id"] == model["thumbnail"]["assetId"]
+    assert assets[1]["metadata"]["type"] == "preview"
+    assert png_info(requests.get(model["preview"]["url"], timeout=5).content) == (256, 256, 3)
+    obj = requests.get(assets[3]["url"], timeout=5).text
     assert obj.startswith("# YVO3D") and "\nf " in obj
 
 
@@ -496,7 +509,7 @@ def test_output_assets_stay_hidden_until_the_job_succeeds(api):
     api.server.job_seconds = 60
     job = api.generate({"images": [api.upload()]})
     hidden = api.server._jobs[job["jobId"]].asset_ids  # noqa: SLF001 - peeking on purpose
-    assert len(hidden) == 3
+    assert len(hidden) == 4
     assert api.get(f"/assets/{hidden[0]}").status_code == 404
 
 
@@ -508,7 +521,19 @@ def test_job_seconds_zero_finishes_at_once_and_unknown_job_is_404(api):
     assert r.status_code == 404 and r.json() == {"reason": "not found"}
 
 
+def test_custom_jobs_refuse_cancel_like_scenario(api):
+    """Scenario refuses to cancel custom jobs: 400 "Cannot cancel this type of job. Action
+    not permitted." (scenario_sdk resources/jobs.py: today only inference jobs)."""
+    api.server.job_seconds = 30
+    job = api.generate({"images": [api.upload()]})
+    r = api.post(f"/jobs/{job['jobId']}/action", {"action": "cancel"})
+    assert r.status_code == 400
+    assert r.json() == {"reason": "Cannot cancel this type of job. Action not permitted."}
+    assert api.get(f"/jobs/{job['jobId']}").json()["job"]["status"] != "canceled"
+
+
 def test_cancel_a_running_job_and_refuse_cancelling_a_finished_one(api):
+    api.server.cancellable = True  # a service that could cancel (not Scenario today)
     api.server.job_seconds = 30
     job = api.generate({"images": [api.upload()]})
     r = api.post(f"/jobs/{job['jobId']}/action", {"action": "cancel"})
@@ -576,7 +601,7 @@ def test_script_job_custom_statuses_walk_in_order_and_scripts_queue(api):
     assert [api.asset(a)["mimeType"] for a in done["metadata"]["assetIds"]] == ["model/gltf-binary"]
     empty = api.get(f"/jobs/{second['jobId']}").json()["job"]
     assert empty["status"] == "success" and empty["metadata"]["assetIds"] == []
-    assert len(api.wait(third["jobId"])["metadata"]["assetIds"]) == 3
+    assert len(api.wait(third["jobId"])["metadata"]["assetIds"]) == 4
 
 
 def test_script_job_texture_asset_and_bad_arguments(api):
@@ -588,7 +613,7 @@ def test_script_job_texture_asset_and_bad_arguments(api):
     with pytest.raises(ValueError):
         api.server.script_job(outcome="exploded")
     with pytest.raises(ValueError):
-        api.server.script_job(assets=("fbx",))
+        api.server.script_job(assets=("stl",))
 
 
 # --- downloads -----------------------------------------------------------------------------
@@ -596,7 +621,7 @@ def test_script_job_texture_asset_and_bad_arguments(api):
 
 def test_download_refuses_the_authorization_header_and_logs_it(api):
     assets = api.finished_assets({"images": [api.upload()]})
-    url = next(a["url"] for a in assets if a["kind"] == "3d")
+    url = next(a["url"] for a in assets if a["properties"]["format"] == "glb")
     assert not url.startswith(api.server.base_url)  # a different prefix from /v1
     leaked = api.s.get(url, timeout=5)  # the session carries Basic auth
     assert leaked.status_code == 403
@@ -630,7 +655,7 @@ def test_download_range_requests_resume(api):
 
 def test_expired_and_tampered_urls_answer_403_and_fresh_urls_work(api):
     assets = api.finished_assets({"images": [api.upload()]})
-    asset = next(a for a in assets if a["kind"] == "3d")
+    asset = next(a for a in assets if a["properties"]["format"] == "glb")
     assert requests.get(asset["url"], timeout=5).status_code == 200
     tampered = asset["url"].replace("Signature=", "Signature=0")
     assert requests.get(tampered, timeout=5).status_code == 403
@@ -648,7 +673,7 @@ def test_redirected_downloads_are_followed(standin):  # noqa: F811
     standin.job_seconds = 0
     api = Api(standin)
     assets = api.finished_assets({"images": [api.upload()]})
-    url = next(a["url"] for a in assets if a["kind"] == "3d")
+    url = next(a["url"] for a in assets if a["properties"]["format"] == "glb")
     hop = requests.get(url, allow_redirects=False, timeout=5)
     assert hop.status_code == 302 and "/cdn/" in hop.headers["Location"]
     r = requests.get(url, timeout=5)
@@ -764,7 +789,7 @@ def test_status_fault_on_generate_creates_no_job_but_counts_as_paid(api):
 
 def test_truncated_and_dropped_downloads_cut_the_body(api):
     assets = api.finished_assets({"images": [api.upload()]})
-    url = next(a["url"] for a in assets if a["kind"] == "3d")
+    url = next(a["url"] for a in assets if a["properties"]["format"] == "glb")
     size = len(requests.get(url, timeout=5).content)
     for fault in ({"truncate": 5000}, {"drop": True}):
         api.server.fault("download", **fault)

@@ -221,7 +221,6 @@ def model_record(created_at: str) -> dict[str, Any]:
         "exampleAssetIds": [],
         "trainingImagesNumber": 0,
         "trainingImagePairs": [],
-        "trainingProgress": {},
         "parameters": {},
         "accessRestrictions": 0,
         "createdAt": created_at,

@@ -62,7 +62,12 @@ BODY_LIMIT = 10 * 1024 * 1024  # the gateway's cap on API request bodies
 PART_LIMIT = 512 * 1024 * 1024
 UPLOAD_KINDS = {"3d", "asset", "audio", "avatar", "image", "model", "text", "video"}
 TERMINAL = {"success", "failure", "canceled"}
-ASSET_TYPES = ("png", "texture", "glb", "obj")  # the order a job lists its assets in
+# the order a job lists its assets in: a derived FBX conversion comes before the GLB, as a real
+# job's list may (scenario_api.md, corrections of 2026-12-04)
+ASSET_TYPES = ("fbx", "png", "texture", "glb", "obj")
+DEFAULT_ASSETS = ("glb", "png", "obj", "fbx")
+CANNOT_CANCEL = {"reason": "Cannot cancel this type of job. Action not permitted."}
+"""Scenario's answer to cancelling a custom job (SDK resources/jobs.py: only inference jobs)."""
 URL_LIFETIME = 3600  # seconds a signed URL is valid (the real lifetime is not documented)
 
 _GATEWAY_HTML = (
@@ -148,7 +153,7 @@ class Script:
     statuses: list[str] | None = None
     error: str = "The generation failed."
     hint: str = "Try another image."
-    assets: tuple[str, ...] = ("glb", "png", "obj")
+    assets: tuple[str, ...] = DEFAULT_ASSETS
     seconds: float | None = None
 
 
@@ -164,6 +169,7 @@ class Asset:
     created: str
     source: str
     job_id: str | None = None  # a job's output is visible only once the job succeeded
+    preview_id: str | None = None  # the asset's own preview picture (GLB -> its render)
 
 
 @dataclass
@@ -348,6 +354,18 @@ class StandIn:
         self.latency = latency
         self.redirect_downloads = redirect_downloads
         """Hand out asset URLs that answer 302 to the real download route first."""
+        # How the real service behaves (scenario_api.md, corrections of 2026-12-04); tests
+        # can change each one.
+        self.cancellable = False
+        """False: cancelling a custom job answers Scenario's 400 (True: the job stops)."""
+        self.glb_mimes: tuple[str, ...] = ("model/gltf-binary", "model/glb")
+        """GLB assets are typed with these in turn, one per paid job."""
+        self.asset_pending_seconds = 0.3
+        """A job's assets stay `pending` (no URL) this long after the job's success."""
+        self.upload_final = "complete"
+        """The status a multipart upload ends at, with its entityId: complete or imported."""
+        self.ignore_dry_run = False
+        """A fault: a proxy that drops `dryRun`, so a price check starts a paid job."""
         self.port = port
         self.base_url = ""
         self.root_url = ""
@@ -452,14 +470,15 @@ class StandIn:
         statuses: list[str] | None = None,
         error: str = "The generation failed.",
         hint: str = "Try another image.",
-        assets: tuple[str, ...] | list[str] = ("glb", "png", "obj"),
+        assets: tuple[str, ...] | list[str] = DEFAULT_ASSETS,
         seconds: float | None = None,
     ) -> None:
         """How the next paid job behaves (scripts queue up, one per paid generate).
 
         outcome: success | failure (metadata.error/hint) | canceled (service-side, midway) |
         never (in-progress forever); `statuses` replaces the state walk with this list, walked
-        evenly over the duration (the last one stays); `assets` any of png, texture, glb, obj.
+        evenly over the duration (the last one stays); `assets` any of fbx, png, texture,
+        glb, obj.
         """
         if outcome not in ("success", "failure", "canceled", "never"):
             raise ValueError(f"unknown outcome {outcome!r}")
@@ -546,7 +565,8 @@ class StandIn:
                 if verb == method and len(pattern) == len(p):
                     args = [seg for pat, seg in zip(pattern, p, strict=True) if pat == "*"]
                     if all(pat in ("*", seg) for pat, seg in zip(pattern, p, strict=True)):
-                        if name == "generate" and query.get("dryRun", [""])[0] in ("true", "api"):
+                        dry = query.get("dryRun", [""])[0] in ("true", "api")
+                        if name == "generate" and dry and not self.ignore_dry_run:
                             name = "estimate"
                         return name, args
             return "unknown", []
@@ -839,15 +859,28 @@ class StandIn:
             url = url.replace("/cdn/", "/redirect/", 1)
         return url
 
+    def _asset_pending(self, asset: Asset) -> bool:
+        if asset.job_id is None:
+            return False
+        job = self._jobs[asset.job_id]
+        return time.monotonic() < job.created_mono + job.seconds + self.asset_pending_seconds
+
     def _asset_json(self, asset: Asset, url: str) -> dict[str, Any]:
         properties = dict(asset.properties)
         properties["size"] = len(asset.content())
+        pending = self._asset_pending(asset)
+        extra: dict[str, Any] = {}
+        picture = self._assets.get(asset.preview_id or "")
+        if picture is not None and not pending:
+            link = {"assetId": picture.id, "url": self._asset_url(picture)}
+            extra = {"preview": link, "thumbnail": link}
         return {
+            **extra,
             "id": asset.id,
             "kind": asset.kind,
             "mimeType": asset.mime,
-            "status": "success",
-            "url": url,
+            "status": "pending" if pending else "success",
+            "url": "" if pending else url,
             "metadata": dict(asset.metadata),
             "properties": properties,
             "source": asset.source,
@@ -1114,7 +1147,7 @@ class StandIn:
         if mime is None:
             asset.kind = up.kind if up.kind in ("3d", "audio", "video", "text") else "document"
         up.entity_id = asset.id
-        up.status = "imported"
+        up.status = self.upload_final
 
     def _uploads_get(self, upload_id: str) -> Reply:
         up = self._uploads.get(upload_id)
@@ -1187,6 +1220,9 @@ class StandIn:
             "dimensions": [round(h - lo_, 4) for lo_, h in zip(lo, hi, strict=True)],
         }
         obj_data = glb.obj_text().encode()
+        fbx_data = b"Kaydara FBX Binary  \x00\x1a\x00" + bytes(64)
+        paid_before = sum(1 for j in self._jobs.values() if j.type == "custom" and j is not job)
+        glb_mime = self.glb_mimes[paid_before % len(self.glb_mimes)]
         preview = preview_png()
         albedo = photo if photo is not None else glb.base_color_png(texture_size)
         albedo_w, albedo_h = png_size(albedo) or (texture_size, texture_size)
@@ -1202,14 +1238,20 @@ class StandIn:
                 {"format": "png", "width": albedo_w, "height": albedo_h}, lambda: albedo,
             ),
             "glb": (
-                "3d", "model/gltf-binary", "model.glb", "img23d",
+                "3d", glb_mime, "model.glb", "img23d",
                 {"format": "glb", **mesh_props}, glb_bytes,
+            ),
+            # a conversion of the GLB, listed before it (metadata.parentId names the GLB)
+            "fbx": (
+                "3d", "model/x-fbx", "model.fbx", "3d-conversion",
+                {"format": "fbx"}, lambda: fbx_data,
             ),
             "obj": (
                 "3d", "model/obj", "model.obj", "img23d",
                 {"format": "obj", "hasUVs": True, "hasNormals": True}, lambda: obj_data,
             ),
         }  # fmt: skip
+        made: dict[str, Asset] = {}
         for kind in ASSET_TYPES:
             if kind not in job.script.assets:
                 continue
@@ -1228,6 +1270,13 @@ class StandIn:
             )
             self._assets[asset.id] = asset
             job.asset_ids.append(asset.id)
+            made[kind] = asset
+        model = made.get("glb")
+        if model is not None:
+            if "png" in made:
+                model.preview_id = made["png"].id
+            if "fbx" in made:
+                made["fbx"].metadata["parentId"] = model.id
 
     def _timeline(self, job: Job) -> list[tuple[float, str, float | None]]:
         """(fraction of the duration, status, fixed progress or None = rising) in order."""
@@ -1288,7 +1337,7 @@ class StandIn:
         history: list[tuple[float, str]] = [(0.0, "queued")]
         if up.status in ("complete", "imported", "failed"):
             history.append((0.0, "in-progress"))
-        if up.status == "imported":
+        if up.status in ("imported", "complete") and up.entity_id:
             history.append((max(0.0, now - job.created_mono), "success"))
             return "success", 1.0, history
         if up.status == "failed":
@@ -1347,6 +1396,8 @@ class StandIn:
             return _json_reply(400, {"reason": f"Job {job_id} is already finished ({status})"})
         if job.type != "custom":
             return _json_reply(400, {"reason": "Only generation jobs can be canceled"})
+        if not self.cancellable:
+            return _json_reply(400, CANNOT_CANCEL)
         job.canceled_at = now
         return _json_reply(200, {"job": self._job_json(job, now)})
 

@@ -40,7 +40,7 @@ EXIT_SERVICE = 2
 EXIT_PARTIAL = 3
 """A batch where some items are done and some are not."""
 EXIT_INTERRUPTED = 130
-"""Ctrl-C: running jobs were cancelled (the shell's convention for SIGINT)."""
+"""Ctrl-C: the state was saved; paid jobs keep running (the shell's convention for SIGINT)."""
 
 STATE_FILE = "yvo3d-batch.json"
 STATE_VERSION = 1
@@ -653,7 +653,8 @@ class Run:
 
     def run(self, to_send: list[Item], *, timeout: float | None = None) -> None:
         """Send `to_send` (at most `concurrency` jobs at once) and follow everything in flight
-        until it ends, the time runs out, or `stop` is set (then running jobs are cancelled)."""
+        until it ends, the time runs out, or `stop` is set (then jobs not paid yet stop; paid ones
+        keep running on Scenario and a re-run follows them)."""
         queue = [i for i in to_send if i.status == Status.PENDING]
         deadline = None if timeout is None else time.monotonic() + timeout
         cancel_deadline: float | None = None
@@ -668,12 +669,11 @@ class Run:
                     self.interrupted = True
                     cancel_deadline = time.monotonic() + self.grace
                     queue.clear()
-                    for item in self._inflight.values():
-                        if self.manager.cancel(item.local_id):
-                            self.emit(f"[yvo3d] {item.key}: cancelling")
+                    self._stop_unpaid()
                 while queue and len(self._inflight) < limit and cancel_deadline is None:
                     self._submit(queue.pop(0))
-                if not self._inflight and not queue:
+                unpaid = [i for i in self._inflight.values() if not i.paid]
+                if not queue and (not self._inflight or (cancel_deadline and not unpaid)):
                     break
                 now = time.monotonic()
                 if cancel_deadline is not None and now > cancel_deadline:
@@ -685,6 +685,16 @@ class Run:
                 time.sleep(_STEP)
         finally:
             self.save()  # also when a second Ctrl-C ends the wait
+
+    def _stop_unpaid(self) -> None:
+        """Ctrl-C: jobs not paid yet stop here; Scenario cannot cancel a paid YVO3D job, so a
+        paid one is left running there, saved in the state, and followed by a re-run."""
+        for item in self._inflight.values():
+            if not item.paid and self.manager.cancel(item.local_id):
+                self.emit(f"[yvo3d] {item.key}: stopping (nothing paid)")
+            elif item.paid:
+                item.note = "paid and still running on Scenario: re-run to follow it"
+                self.emit(f"[yvo3d] {item.key}: {item.note}")
 
     def _submit(self, item: Item) -> None:
         record = self.manager.submit(

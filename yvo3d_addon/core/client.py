@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import email.utils
+import hashlib
 import ipaddress
 import logging
 import math
@@ -36,6 +37,12 @@ PART_SIZE = 8 * 1024 * 1024
 GLB_MIME = "model/gltf-binary"
 MAX_DOWNLOAD = 2 * 1024**3  # the default of the Maximum Download preference
 MAX_REDIRECTS = 5
+GLB_MIMES = frozenset({GLB_MIME, "model/glb"})  # Scenario types GLBs either way
+NOT_GLB_MIMES = frozenset(
+    {"model/obj", "model/x-fbx", "model/fbx", "application/octet-stream", "model/vnd.usdz+zip"}
+)
+DRY_RUN_STATUS = 269  # Scenario's answer to ?dryRun=true: a price, no job (SDK generate.py)
+GENERATE_WHAT = "start the generation"
 
 TERMINAL_SUCCESS = frozenset({"success"})
 TERMINAL_FAILURE = frozenset({"failure", "failed", "error"})
@@ -98,8 +105,9 @@ def _body_text(resp: requests.Response) -> str:
     return sanitize.clean(text, limit=200)
 
 
-def _retry_after(resp: requests.Response) -> float:
-    """Seconds to wait from Retry-After (seconds or HTTP date) or remainingSeconds; 1 s default."""
+def _retry_after(resp: requests.Response) -> float | None:
+    """Seconds to wait from Retry-After (seconds or HTTP date), retry-after-ms or
+    remainingSeconds; None when the answer names no wait (then the client backs off)."""
     header = resp.headers.get("Retry-After")
     candidates: list[float] = []
     if header:
@@ -125,12 +133,21 @@ def _retry_after(resp: requests.Response) -> float:
     if isinstance(data, dict) and isinstance(data.get("remainingSeconds"), int | float):
         candidates.append(float(data["remainingSeconds"]))
     if not candidates:
-        return 1.0
+        return None
     return max(0.0, max(candidates))
 
 
 def error_for_response(resp: requests.Response, what: str) -> errors.Yvo3dError:
-    """Map an HTTP error answer to a typed error with a user-facing message."""
+    """Map an HTTP error answer to a typed error with a user-facing message. An answer with
+    `x-should-retry: false` is never retried (the header the SDK's own client honours,
+    scenario_sdk/_base_client.py `_should_retry`)."""
+    err = _status_error(resp, what)
+    if resp.headers.get("x-should-retry", "").strip().lower() == "false":
+        err.retryable = False
+    return err
+
+
+def _status_error(resp: requests.Response, what: str) -> errors.Yvo3dError:
     status = resp.status_code
     reason = _body_text(resp)
     detail = f" (Scenario said: {reason})" if reason else ""
@@ -145,6 +162,15 @@ def error_for_response(resp: requests.Response, what: str) -> errors.Yvo3dError:
         return errors.CreditsError(
             f"Not enough Scenario credits to {what}{detail}.",
             fix="Top up your Scenario plan or pick cheaper settings.",
+            status=status,
+        )
+    if status == 403 and what == GENERATE_WHAT:
+        # Scenario answers 403 when the model needs a plan or a permission the account lacks
+        # (scenario_api.md, corrections of 2026-12-04): name what it said, not a key scope.
+        return errors.PermissionDeniedError(
+            f"Scenario refused to start the generation{detail}.",
+            fix="This model may need a Scenario plan or a permission your account or team does "
+            "not have; check your plan and the model's page on app.scenario.com.",
             status=status,
         )
     if status == 403:
@@ -175,6 +201,14 @@ def error_for_response(resp: requests.Response, what: str) -> errors.Yvo3dError:
         )
     if status == 429:
         wait = _retry_after(resp)
+        if wait is None:
+            # no Retry-After: often a concurrency limit; back off, never claim a wait Scenario
+            # did not ask for (scenario_api.md, corrections of 2026-12-04)
+            return errors.RateLimitedError(
+                f"Scenario is busy (too many requests at once){detail}.",
+                retry_after=None,
+                fix="Try again in a moment.",
+            )
         return errors.RateLimitedError(
             f"Scenario is rate limiting requests{detail}.",
             retry_after=wait,
@@ -280,6 +314,9 @@ class Asset:
     status: str
     type: str
     properties: dict[str, Any]
+    parent_id: str = ""
+    original_mime_type: str = ""
+    preview_url: str = ""  # the asset's own preview/thumbnail image (SDK AssetPreview)
 
     def __repr__(self) -> str:  # the URL is signed: never in a repr
         return f"Asset(id={self.id!r}, mime_type={self.mime_type!r}, kind={self.kind!r})"
@@ -300,19 +337,46 @@ def _plain_wait(seconds: float) -> bool:
     return False
 
 
+def is_glb(asset: Asset) -> bool:
+    """Typed as a GLB: `model/gltf-binary` or `model/glb` (scenario_api.md, corrections of
+    2026-12-04). An FBX, OBJ, USDZ or octet-stream asset never is, whatever its name says."""
+    mime = asset.mime_type.lower()
+    if mime in GLB_MIMES:
+        return True
+    return not mime and str(asset.properties.get("format", "")).lower() == "glb"
+
+
+def _derived(asset: Asset, ids: set[str]) -> int:
+    """How much an asset looks like a conversion of another one rather than the job's own
+    model (SDK types/asset_retrieve_response.py: metadata.parentId, originalMimeType,
+    properties.format; metadata.type names what made it)."""
+    score = 0
+    if asset.parent_id and asset.parent_id in ids:
+        score += 2
+    if asset.original_mime_type and asset.original_mime_type.lower() not in GLB_MIMES:
+        score += 1
+    fmt = str(asset.properties.get("format", "")).lower()
+    if fmt and fmt != "glb":
+        score += 1
+    if any(word in asset.type.lower() for word in ("convert", "texture", "preview", "thumb")):
+        score += 1
+    return score
+
+
 def pick_glb(assets: Iterable[Asset]) -> Asset | None:
-    """The GLB among a job's assets: by MIME type, then by properties.format, then by kind."""
-    ready = [a for a in assets if a.status in ("success", "")]
-    tests: tuple[Callable[[Asset], bool], ...] = (
-        lambda a: a.mime_type == GLB_MIME,
-        lambda a: str(a.properties.get("format", "")).lower() == "glb",
-        lambda a: a.kind == "3d" and a.mime_type not in ("model/obj", "model/x-fbx"),
-    )
-    for test in tests:
-        for asset in ready:
-            if test(asset):
-                return asset
-    return None
+    """The job's GLB: a ready asset typed as a GLB, the job's primary model first (an asset
+    that is a conversion of another asset of the job comes last)."""
+    listed = list(assets)
+    ids = {a.id for a in listed}
+    ready = [a for a in listed if a.status in ("success", "") and a.url and is_glb(a)]
+    if not ready:
+        return None
+    return min(ready, key=lambda a: _derived(a, ids))  # stable: the first of equals
+
+
+def pending_assets(assets: Iterable[Asset]) -> list[Asset]:
+    """Assets Scenario is still preparing (an asset may be `pending` after the job's success)."""
+    return [a for a in assets if a.status == "pending"]
 
 
 def check_glb(path: str) -> None:
@@ -362,6 +426,13 @@ class ScenarioClient:
         token = base64.b64encode(f"{api_key}:{api_secret}".encode()).decode()
         self.__auth = f"Basic {token}"  # name-mangled and never in repr()
         self.project_id = project_id
+        # which account and project the asset ids of uploads belong to (no secret in it: a
+        # digest of the key id, never of the secret)
+        self.scope = (
+            self.base_url,
+            hashlib.sha256(api_key.encode()).hexdigest()[:16],
+            project_id,
+        )
         self.timeout = timeout
         self.retry = retry or RetryPolicy()
         self.wait: Wait = wait or _plain_wait
@@ -378,6 +449,9 @@ class ScenarioClient:
         self.max_download = max_download
         self.stall_timeout = stall_timeout
         sanitize.register_secrets(api_key, api_secret)
+        self.retry_not_found = False
+        self.last_status = 0
+        """After the paid request a 404 is retried with backoff (it may be a replica lag)."""
 
     def __repr__(self) -> str:
         return f"ScenarioClient(base_url={self.base_url!r})"
@@ -434,7 +508,8 @@ class ScenarioClient:
         json_body: Any = None,
         query: dict[str, str] | None = None,
     ) -> dict[str, Any]:
-        """A free request, retried on network errors, 409, 5xx, bad JSON, and after 429 waits."""
+        """A free request, retried on network errors, 409, 5xx, bad JSON, and after 429 waits.
+        The answer's 2xx status is kept in `last_status` (a dry run's 269 is not any 2xx)."""
         import requests  # late (see _network_error); already loaded once a session exists
 
         attempt = 0
@@ -443,17 +518,22 @@ class ScenarioClient:
             try:
                 resp = self._send(method, path, what=what, json_body=json_body, query=query)
                 if 200 <= resp.status_code < 300:
+                    self.last_status = resp.status_code
                     return self._json(resp, what)
                 raise error_for_response(resp, what)
             except errors.RateLimitedError as exc:
                 rate_waits += 1
-                if rate_waits > self.retry.rate_limit_attempts:
+                if rate_waits > self.retry.rate_limit_attempts or not exc.retryable:
                     raise
-                log.info("rate limited; waiting %.1f s", exc.retry_after)
-                self._sleep(min(exc.retry_after, self.retry.max_rate_wait))
+                wait = exc.retry_after
+                if wait is None:  # no wait named: back off like any retry
+                    wait = self.retry.base + self.retry.delay(rate_waits)
+                log.info("rate limited; waiting %.1f s", wait)
+                self._sleep(min(wait, self.retry.max_rate_wait))
                 continue
             except errors.Yvo3dError as exc:
-                if not exc.retryable or attempt + 1 >= self.retry.attempts:
+                retry_404 = self.retry_not_found and isinstance(exc, errors.NotFoundError)
+                if not (exc.retryable or retry_404) or attempt + 1 >= self.retry.attempts:
                     raise
                 err: errors.Yvo3dError = exc
             except requests.RequestException as exc:
@@ -526,7 +606,9 @@ class ScenarioClient:
             up = self.call("GET", f"/uploads/{upload_id}", what="check the image upload")
             up = up.get("upload") or {}
             status = up.get("status")
-            if status == "imported" and up.get("entityId"):
+            # Scenario's own helper stops at entityId + imported or complete (scenario_api.md
+            # 1b, [DOCS-sdk-helpers] uploads; [PLUGIN] docs/SDK_UPLOADS.md)
+            if status in ("imported", "complete") and up.get("entityId"):
                 return sanitize.check_id(up["entityId"], "uploaded image id")
             if status == "failed":
                 reason = sanitize.clean(up.get("errorMessage") or "failed", limit=300)
@@ -554,7 +636,12 @@ class ScenarioClient:
             self._sleep(self.retry.delay(attempt + 1))
 
     def estimate(self, body: dict[str, Any], model_id: str = MODEL_ID) -> Price:
-        """The price in credits of exactly this request (dryRun in the query: no job, no cost)."""
+        """The price in credits of exactly this request (dryRun in the query: no job, no cost).
+
+        Only a 269 without a `job` is a price (SDK resources/generate.py: "returns a 269
+        response carrying the creative units cost"); a real generation answer carries
+        `creativeUnitsCost` too, so any other 2xx is not read as one. An answer with a job
+        means a paid job was started: PaidDryRunError carries it, to be followed."""
         data = self.call(
             "POST",
             f"/generate/custom/{model_id}",
@@ -562,13 +649,38 @@ class ScenarioClient:
             json_body=body,
             query={"dryRun": "true"},
         )
+        status = self.last_status
         cost = data.get("creativeUnitsCost")
-        if not isinstance(cost, int | float):
-            raise errors.InvalidResponseError("Scenario did not say what the generation costs.")
+        cost_value = float(cost) if isinstance(cost, int | float) else None
+        job = data.get("job")
+        if job is not None:
+            job_id = job.get("jobId") or job.get("id") if isinstance(job, dict) else None
+            if not isinstance(job_id, str) or not job_id:
+                raise errors.OutcomeUnknownError(
+                    "Scenario answered the price check with a job but no job id: a paid job "
+                    "may have started.",
+                    fix="Check your jobs on app.scenario.com; nothing more was sent.",
+                )
+            raise errors.PaidDryRunError(
+                f"Scenario started a paid job ({job_id}) instead of answering the price check; "
+                "no generation was sent after it.",
+                job_id=job_id,
+                cost=cost_value,
+                fix=f"Its result can be downloaded: `jobs follow {job_id}` on the command line.",
+            )
+        if status != DRY_RUN_STATUS or cost_value is None:
+            said = "no price" if cost_value is None else f"HTTP {status} instead of 269"
+            raise errors.PriceCheckError(
+                f"Scenario's answer to the price check was not a price ({said}); nothing more "
+                "was sent and nothing was paid.",
+                fix="Check the service URL (a proxy may be changing the answers); if you use "
+                "Scenario directly, try again later.",
+                status=status,
+            )
         discount = data.get("creativeUnitsDiscount") or 0
         details = data.get("costDetails") or {}
         return Price(
-            float(cost),
+            cost_value,
             float(discount) if isinstance(discount, int | float) else 0.0,
             details if isinstance(details, dict) else {},
         )
@@ -577,7 +689,7 @@ class ScenarioClient:
         """The paid request: sent once. No answer means OutcomeUnknownError, never a resend."""
         import requests
 
-        what = "start the generation"
+        what = GENERATE_WHAT
         try:
             resp = self._send("POST", f"/generate/custom/{model_id}", what=what, json_body=body)
         except requests.RequestException as exc:
@@ -674,6 +786,14 @@ class ScenarioClient:
             raise errors.InvalidResponseError("Scenario's asset answer had no asset in it.")
         meta = asset.get("metadata") or {}
         props = asset.get("properties") or {}
+        if not isinstance(meta, dict):
+            meta = {}
+        picture = ""
+        for key in ("preview", "thumbnail"):  # {assetId, url} (SDK AssetPreview/AssetThumbnail)
+            value = asset.get(key)
+            if isinstance(value, dict) and isinstance(value.get("url"), str):
+                picture = value["url"]
+                break
         return Asset(
             id=sanitize.check_id(asset.get("id") or asset_id, "result id"),
             url=str(asset.get("url") or ""),
@@ -682,6 +802,9 @@ class ScenarioClient:
             status=sanitize.clean(asset.get("status") or "", limit=40),
             type=str(meta.get("type") or "") if isinstance(meta, dict) else "",
             properties=props if isinstance(props, dict) else {},
+            parent_id=str(meta.get("parentId") or ""),
+            original_mime_type=str(asset.get("originalMimeType") or ""),
+            preview_url=picture,
         )
 
     def download(

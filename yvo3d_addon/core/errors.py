@@ -81,10 +81,28 @@ class RateLimitedError(Yvo3dError):
     retryable = True
 
     def __init__(
-        self, message: str, *, retry_after: float, fix: str = "", status: int | None = 429
+        self, message: str, *, retry_after: float | None, fix: str = "", status: int | None = 429
     ) -> None:
         super().__init__(message, fix=fix, status=status)
         self.retry_after = retry_after
+
+
+class PriceCheckError(Yvo3dError):
+    """A dry run answered with something that is not a price (not a 269 without a job)."""
+
+    code = "price_check"
+
+
+class PaidDryRunError(Yvo3dError):
+    """A dry run started a paid job anyway (a service or proxy ignored dryRun): `job_id` and
+    `cost` are that job's; it must be followed, and the generate never sent after it."""
+
+    code = "paid_dry_run"
+
+    def __init__(self, message: str, *, job_id: str, cost: float | None, fix: str = "") -> None:
+        super().__init__(message, fix=fix)
+        self.job_id = job_id
+        self.cost = cost
 
 
 class ServerError(Yvo3dError):

@@ -111,16 +111,24 @@ class Event:
     record: JobRecord
 
 
-# After the paid request, only these end a job for good; anything else (network, server,
-# a damaged download, a key that stopped working) leaves it resumable, because it is paid.
-FINAL_AFTER_PAYMENT = (
-    errors.JobFailedError,
-    errors.NoResultError,
-    errors.NotFoundError,
-    errors.UnsafeFileError,  # a refused file: fetching it again gives the same file
+# After the paid request, only a job Scenario reports failed, or a file we refuse (fetching it
+# again gives the same file), ends for good; anything else (network, server, a 404 on the job,
+# asset or download, no GLB yet, a damaged download, a key that stopped working) leaves it
+# resumable, because it is paid.
+FINAL_AFTER_PAYMENT = (errors.JobFailedError, errors.UnsafeFileError)
+
+NOT_IMPORTED = (
+    "Scenario cannot cancel a job once it started: it will finish and be charged. Its result "
+    "will be kept in the library and not put in the scene."
 )
-PREVIEW_MAX_BYTES = 8 * 1024 * 1024
+"""What Cancel after the paid request can really give (Scenario refuses to cancel custom jobs:
+400 "Cannot cancel this type of job. Action not permitted.", SDK resources/jobs.py)."""
+
+PREVIEW_MAX_BYTES = 16 * 1024 * 1024  # a preview picture larger than this is not kept
 PREVIEW_MAX_SIDE = 4096
+PENDING_ASSET_ATTEMPTS = 6
+"""Looks at a job's assets while one is still `pending` (0.5 s doubling to 10 s: about 25 s;
+then the job stalls, resumable)."""
 
 
 def _new_local_id() -> str:
@@ -184,6 +192,7 @@ class _Worker:
                         fix="Check your jobs on app.scenario.com before generating again.",
                     )
                 self.prepare_and_submit(client)
+            client.retry_not_found = True  # paid: a 404 is retried, then the job stalls
             if not (rec.stage == Stage.DOWNLOADING and rec.asset_ids):
                 self.follow(client)
             self.download(client)
@@ -197,7 +206,7 @@ class _Worker:
                 Stage.CANCELLED,
                 "ended",
                 error_code=exc.code,
-                message="Cancelled." if paid else "Cancelled; nothing was paid.",
+                message=exc.message if paid else "Cancelled; nothing was paid.",
                 finished_at=time.time(),
             )
         except errors.OutcomeUnknownError as exc:
@@ -223,7 +232,7 @@ class _Worker:
             if self.manager.stopping.is_set() and isinstance(exc, errors.NetworkError):
                 return
             if rec.job_id and not isinstance(exc, FINAL_AFTER_PAYMENT):
-                self.stall(exc.code, exc.message)
+                self.stall(exc.code, exc.message, exc.fix if exc.code == "no_result" else "")
                 return
             self.set(
                 Stage.FAILED,
@@ -252,14 +261,15 @@ class _Worker:
                 self.manager.store.release(REQUEST_CLAIM + rec.fingerprint)
             self.manager._worker_done(self)
 
-    def stall(self, code: str, message: str) -> None:
+    def stall(self, code: str, message: str, hint: str = "") -> None:
         """After payment a lasting error never ends a job: it stops being followed, resumable."""
         self.set(
             Stage.STALLED,
             "ended",
             error_code=code,
             error=message,
-            hint="The job is paid and may still finish on Scenario; nothing is lost. Press "
+            hint=hint
+            or "The job is paid and may still finish on Scenario; nothing is lost. Press "
             "Resume in the Jobs panel to keep following it and download the result.",
             message=message,
         )
@@ -291,7 +301,18 @@ class _Worker:
         budget = self.manager.budget
         if rec.expected_cost is not None or budget.active:
             self.set(Stage.PRICING, message=LABELS[Stage.PRICING])
-            price = client.estimate(body, self.manager.model_id)
+            try:
+                price = client.estimate(body, self.manager.model_id)
+            except errors.PaidDryRunError as exc:
+                # a job was started and is paid: it is this request's job; never generate too
+                self.set(
+                    Stage.QUEUED,
+                    job_id=exc.job_id,
+                    submitted_at=time.time(),
+                    cost=exc.cost,
+                    message=f"{exc.message} It is followed as this request's job.",
+                )
+                return
             if rec.expected_cost is not None and price.cost > rec.expected_cost + 1e-9:
                 raise errors.InputError(
                     f"The price went up from {rec.expected_cost:g} to {price.cost:g} credits "
@@ -341,14 +362,7 @@ class _Worker:
                 if self.cancelled.is_set() and not cancel_sent:
                     cancel_sent = True
                     self.interrupt.clear()  # from here on, waits are plain waits again
-                    try:
-                        status = client.cancel_job(rec.job_id)
-                    except errors.JobCancelledError:
-                        raise
-                    except errors.Yvo3dError as exc:
-                        # The service may refuse to cancel; keep following, it may still end.
-                        self.set(kind="progress", message=f"Cancel not accepted: {exc.message}")
-                        status = client.get_job(rec.job_id)
+                    status = self.ask_cancel(client)
                 else:
                     status = client.get_job(rec.job_id)
             except errors.JobCancelledError:
@@ -374,12 +388,6 @@ class _Worker:
                 )
             if state == "success":
                 self.set(asset_ids=status.asset_ids, status=status.status)
-                if cancel_sent:
-                    self.set(
-                        kind="progress",
-                        message="The job finished before the cancel reached it; "
-                        "the result is kept.",
-                    )
                 return
             if state == "failure":
                 raise errors.JobFailedError(
@@ -387,7 +395,10 @@ class _Worker:
                 )
             if state == "canceled":
                 if cancel_sent:
-                    raise errors.JobCancelledError("Cancelled on Scenario.")
+                    raise errors.JobCancelledError(
+                        "Scenario accepted the cancel and stopped the job; it may still be "
+                        "charged (check app.scenario.com)."
+                    )
                 raise errors.JobFailedError(
                     "The job was cancelled on Scenario's side.",
                     hint="Generate again, or check the job on app.scenario.com.",
@@ -405,6 +416,24 @@ class _Worker:
                     raise _StopFollowingError()
                 if cancel_sent:
                     self.interrupt.clear()  # a second Cancel press: already asked
+
+    def ask_cancel(self, client: ScenarioClient) -> JobStatus:
+        """Send the cancel once and say truthfully what Scenario answered; today it refuses
+        for YVO3D's custom jobs, so the job is followed to its end and not imported."""
+        rec = self.record
+        try:
+            status = client.cancel_job(rec.job_id)
+        except errors.JobCancelledError:
+            raise
+        except errors.Yvo3dError as exc:
+            self.set(kind="progress", message=f"{exc.message} {NOT_IMPORTED}")
+            return client.get_job(rec.job_id)
+        if status.state in ("running", "canceled"):
+            self.set(
+                kind="progress",
+                message="Scenario accepted the cancel; the job is followed until it stops.",
+            )
+        return status
 
     def apply(self, status: JobStatus) -> bool:
         rec = self.record
@@ -426,16 +455,7 @@ class _Worker:
         rec = self.record
         manager = self.manager
         self.set(Stage.DOWNLOADING, message=LABELS[Stage.DOWNLOADING])
-        assets = [client.get_asset(a) for a in rec.asset_ids]
-        from .client import pick_glb
-
-        glb = pick_glb(assets)
-        if glb is None:
-            kinds = ", ".join(sorted({a.mime_type or a.kind or "?" for a in assets})) or "none"
-            raise errors.NoResultError(
-                f"The job finished but returned no GLB model (it returned: {kinds}).",
-                fix="Check the job on app.scenario.com.",
-            )
+        assets, glb = self.find_glb(client)
         self.set(glb_asset_id=glb.id, library_id=rec.library_id or rec.id)
         dest = manager.library.glb_dest(rec.library_id)
 
@@ -445,19 +465,24 @@ class _Worker:
                 if fraction - rec.progress >= 0.02:
                     self.set(kind="progress", progress=fraction)
 
-        for attempt in range(3):
+        refreshed = 0
+        while True:
             try:
                 client.download(glb.url, dest, on_progress=on_progress, cancel=self.interrupt)
                 break
-            except errors.ExpiredURLError:
-                if attempt == 2:
+            except (errors.ExpiredURLError, errors.NotFoundError):
+                # a refused or vanished URL: a fresh signed one, after a pause; then it stalls
+                refreshed += 1
+                if refreshed == 3:
                     raise
-                glb = client.get_asset(glb.id)  # a fresh signed URL
+                client._sleep(client.retry.delay(refreshed))
+                glb = client.get_asset(glb.id)
             except errors.JobCancelledError:
                 if manager.stopping.is_set():
                     raise _StopFollowingError() from None
-                raise
-        preview = self.fetch_preview(client, assets, glb.id)
+                # Cancel after payment is "Don't Import": the paid result is still kept
+                self.interrupt.clear()
+        preview = self.fetch_preview(client, glb)
         entry = new_entry(
             id=rec.library_id,
             name=rec.name,
@@ -481,29 +506,62 @@ class _Worker:
             "ready",
             glb_path=entry.glb_path,
             progress=1.0,
-            message=LABELS[Stage.READY],
+            message="Finished and kept in the library; not imported, as you asked."
+            if rec.cancel_requested
+            else LABELS[Stage.READY],
             finished_at=time.time(),
         )
 
-    def fetch_preview(self, client: ScenarioClient, assets: list[Any], glb_id: str) -> str:
-        """The service's preview image, best effort: a missing preview never fails a job."""
-        for asset in assets:
-            if asset.id != glb_id and asset.mime_type in ("image/png", "image/jpeg"):
-                dest = os.path.join(
-                    self.manager.library.folder(self.record.library_id),
-                    "preview" + (".png" if "png" in asset.mime_type else ".jpg"),
-                )
-                try:
-                    client.fetch_small(asset.url, dest, PREVIEW_MAX_BYTES)
-                    if not glbcheck.picture_ok(dest, PREVIEW_MAX_SIDE):
-                        os.remove(dest)
-                        return ""
-                    return os.path.basename(dest)
-                except Exception:  # noqa: BLE001 - best effort by design
-                    if os.path.exists(dest):
-                        os.remove(dest)
-                    return ""
-        return ""
+    def find_glb(self, client: ScenarioClient) -> tuple[list[Any], Any]:
+        """The job's assets and its GLB. Assets still `pending` after the job's success are
+        waited for with backoff; no GLB at all raises NoResultError (the job then stalls,
+        resumable: it is paid)."""
+        from .client import pending_assets, pick_glb
+
+        rec = self.record
+        for attempt in range(PENDING_ASSET_ATTEMPTS):
+            assets = [client.get_asset(a) for a in rec.asset_ids]
+            glb = pick_glb(assets)
+            if glb is not None:
+                return assets, glb
+            if not pending_assets(assets):
+                break
+            client._sleep(min(10.0, 0.5 * 2**attempt))
+        else:
+            raise errors.NoResultError(
+                "The job finished but its model is still being prepared on Scenario.",
+                fix="Press Resume in the Jobs panel in a minute to download it.",
+            )
+        kinds = ", ".join(sorted({a.mime_type or a.kind or "?" for a in assets})) or "none"
+        raise errors.NoResultError(
+            f"The job finished but returned no GLB model (it returned: {kinds}).",
+            fix="Check the job on app.scenario.com; press Resume to look again.",
+        )
+
+    def fetch_preview(self, client: ScenarioClient, glb: Any) -> str:
+        """The GLB asset's own preview picture, best effort: never a texture map. Fetched
+        capped (https or this computer only), kept only when its bytes are a PNG or JPEG of a
+        sane size; "" lets the Blender layer render one or use the input image."""
+        if not glb.preview_url:
+            return ""
+        folder = self.manager.library.folder(self.record.library_id)
+        part = os.path.join(folder, "preview.part")
+        try:
+            client.fetch_small(glb.preview_url, part, PREVIEW_MAX_BYTES)
+            with open(part, "rb") as fh:
+                head = fh.read(8)
+            ext = ".png" if head.startswith(b"\x89PNG\r\n\x1a\n") else ""
+            ext = ".jpg" if head.startswith(b"\xff\xd8\xff") else ext
+            if not ext or not glbcheck.picture_ok(part, PREVIEW_MAX_SIDE):
+                os.remove(part)
+                return ""
+            dest = os.path.join(folder, "preview" + ext)
+            os.replace(part, dest)
+            return os.path.basename(dest)
+        except Exception:  # noqa: BLE001 - best effort by design
+            if os.path.exists(part):
+                os.remove(part)
+            return ""
 
 
 class JobManager:
@@ -606,8 +664,10 @@ class JobManager:
         return copy.deepcopy(record)
 
     def cancel(self, local_id: str) -> bool:
-        """Ask a job to stop; before the paid request it stops locally, after it the service
-        is asked to cancel and the job is followed until it ends. False if nothing runs."""
+        """Before the paid request the job stops locally (nothing paid). After it, Scenario
+        cannot cancel a YVO3D job: the job is followed to its end and its result kept in the
+        library, not imported ("Don't Import"); a cancel request is still sent and its answer
+        reported as it is. False if nothing runs."""
         with self._lock:
             worker = self._workers.get(local_id)
         if worker is None:
@@ -621,7 +681,12 @@ class JobManager:
             return False
         worker.record.cancel_requested = True
         worker.cancelled.set()
-        worker.interrupt.set()
+        if worker.record.stage in BEFORE_PAYMENT:
+            worker.interrupt.set()  # stop now: nothing is paid yet
+        else:
+            # paid: nothing is interrupted (waits, downloads); the next poll sends the cancel
+            worker.record.message = NOT_IMPORTED
+            self._publish(worker.record, "progress")
         return True
 
     def resume(self, local_id: str | None = None) -> list[JobRecord]:

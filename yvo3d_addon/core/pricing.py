@@ -21,32 +21,44 @@ log = logging.getLogger(__name__)
 
 
 class UploadCache:
-    """Asset ids of images already uploaded, by (service URL, content hash). Thread-safe."""
+    """Asset ids of images already uploaded, by (service URL, API key id, project, content
+    hash). An asset belongs to one project: when a client with other credentials or another
+    project uses the cache, everything in it is dropped, so an id from another project never
+    reaches a dry run or a generate. Thread-safe."""
 
     def __init__(self, max_age: float = 6 * 3600.0) -> None:
         self.max_age = max_age
         self._lock = threading.Lock()
-        self._ids: dict[tuple[str, str], tuple[str, float]] = {}
+        self._scope: tuple[str, ...] = ()
+        self._ids: dict[tuple[str, ...], tuple[str, float]] = {}
 
-    def get(self, base_url: str, sha256: str) -> str | None:
+    def _use(self, scope: tuple[str, ...]) -> None:
         with self._lock:
-            found = self._ids.get((base_url, sha256))
+            if scope != self._scope:
+                self._ids.clear()
+                self._scope = scope
+
+    def get(self, scope: tuple[str, ...], sha256: str) -> str | None:
+        self._use(scope)
+        with self._lock:
+            found = self._ids.get((*scope, sha256))
         if found is None or time.time() - found[1] > self.max_age:
             return None
         return found[0]
 
-    def put(self, base_url: str, sha256: str, asset_id: str) -> None:
+    def put(self, scope: tuple[str, ...], sha256: str, asset_id: str) -> None:
+        self._use(scope)
         with self._lock:
-            self._ids[(base_url, sha256)] = (asset_id, time.time())
+            self._ids[(*scope, sha256)] = (asset_id, time.time())
 
     def upload(self, client: ScenarioClient, path: str, sha256: str = "") -> str:
         """The image's asset id: from the cache, else uploaded now and remembered."""
         digest = sha256 or images.file_sha256(path)
-        cached = self.get(client.base_url, digest)
+        cached = self.get(client.scope, digest)
         if cached:
             return cached
         asset_id = client.upload_image(path)
-        self.put(client.base_url, digest, asset_id)
+        self.put(client.scope, digest, asset_id)
         return asset_id
 
 
@@ -69,8 +81,12 @@ class Pricer:
         table: ParamTable = DEFAULT_TABLE,
         debounce: float = 0.6,
         model_id: str = "model_yvo3d-image-to-3d",
+        on_paid_job: Callable[[str, float | None], bool] | None = None,
     ) -> None:
         self.client_factory = client_factory
+        self.on_paid_job = on_paid_job
+        """Called (on the pricer's thread) with a job a dry run started anyway; True when it
+        is now followed."""
         self.uploads = uploads
         self.table = table
         self.debounce = debounce
@@ -144,6 +160,11 @@ class Pricer:
             client = self.client_factory()
             ids = [self.uploads.upload(client, p, h) for p, h in zip(paths, hashes, strict=True)]
             price = client.estimate(self.table.to_request(settings, ids), self.model_id)
+        except errors.PaidDryRunError as exc:
+            # a service or proxy ignored dryRun: that job is paid, so it is followed
+            if self.on_paid_job is not None and self.on_paid_job(exc.job_id, exc.cost):
+                return Quote("error", message=f"{exc.message} It is followed in the Jobs panel.")
+            return Quote("error", message=exc.user_text())
         except errors.Yvo3dError as exc:
             return Quote("error", message=exc.user_text())
         except Exception as exc:  # the price line must show a reason, never die silently

@@ -274,14 +274,18 @@ def _stdout_to_stderr(active: bool) -> Iterator[None]:
 
 @contextlib.contextmanager
 def _ctrl_c(stop: threading.Event) -> Iterator[None]:
-    """First Ctrl-C: cancel the running jobs (the run waits for them a short while); the
-    second one stops waiting."""
+    """First Ctrl-C: jobs not paid yet stop, paid ones keep running on Scenario (it cannot
+    cancel them) and the state is saved for a re-run to follow them; the second one stops
+    waiting."""
 
     def handler(signum: int, frame: object) -> None:
         if stop.is_set():
             raise KeyboardInterrupt
         stop.set()
-        _stderr("[yvo3d] Ctrl-C: cancelling the running jobs (Ctrl-C again to stop waiting)")
+        _stderr(
+            "[yvo3d] Ctrl-C: saving the state; paid jobs keep running on Scenario and a re-run "
+            "follows them (Ctrl-C again to stop waiting)"
+        )
 
     try:
         previous = signal.signal(signal.SIGINT, handler)

@@ -203,7 +203,9 @@ def handle_event(
     if event.kind == "ready":
         runtime.fingerprints.pop(record.id, None)
         reason = import_blocker(context)
-        if reason:
+        if record.cancel_requested:  # "Don't Import": the paid result stays in the library
+            report({"INFO"}, f"{record.name}: {record.message}")
+        elif reason:
             # Never change the user's mode: the model waits, "Ready to import", and goes in
             # on its own at the first tick back in Object Mode (or with its Import button).
             runtime.held.add(record.id)

@@ -8,7 +8,7 @@ from bpy.types import Operator
 
 # The image checks, the importer and the client are imported by the functions that use them:
 # enabling the add-on imports this module and must stay cheap (docs/performance.md).
-from ...core.jobs import Stage
+from ...core.jobs import BEFORE_PAYMENT, NOT_IMPORTED, Stage
 from ..session import runtime
 from . import common, reimport
 from .common import Result, _can_reach_service, _job, _wm
@@ -16,7 +16,8 @@ from .follow import ensure_follower, import_record, run_to_end
 
 
 class YVO3D_OT_cancel_job(Operator):
-    """Cancel this job (asks Scenario to stop it if it already started)"""
+    """Before the paid request: cancel the job. After it: don't import its result (Scenario
+    cannot cancel a started job; it finishes, is charged and stays in the library)"""
 
     bl_idname = "yvo3d.cancel_job"
     bl_label = "Cancel Job"
@@ -29,13 +30,16 @@ class YVO3D_OT_cancel_job(Operator):
             return self.execute(context)
         record = _job(context, self.job_id)
         name = record.name if record is not None else "this job"
+        if record is None or record.stage in BEFORE_PAYMENT:
+            title, message = "Cancel Job", f"Cancel {name}? Nothing has been paid yet."
+        else:
+            title = "Don't Import"
+            message = (
+                f"Scenario cannot cancel {name}: it will finish and be charged. Keep its result "
+                "in the library without putting it in the scene?"
+            )
         confirmed: Result = _wm(context).invoke_confirm(
-            self,
-            event,
-            title="Cancel Job",
-            message=f"Cancel {name}? Credits already charged by Scenario may not be refunded.",
-            confirm_text="Cancel Job",
-            icon="WARNING",
+            self, event, title=title, message=message, confirm_text=title, icon="WARNING"
         )
         return confirmed
 
@@ -45,7 +49,10 @@ class YVO3D_OT_cancel_job(Operator):
         if record is None or not manager.cancel(self.job_id):
             self.report({"WARNING"}, "That job is not running")
             return {"CANCELLED"}
-        self.report({"INFO"}, f"{record.name}: cancelling")
+        if record.stage in BEFORE_PAYMENT:
+            self.report({"INFO"}, f"{record.name}: cancelling; nothing was paid")
+        else:
+            self.report({"INFO"}, f"{record.name}: {NOT_IMPORTED}")
         ensure_follower(context)
         return {"FINISHED"}
 

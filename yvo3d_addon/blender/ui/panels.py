@@ -12,7 +12,7 @@ from typing import Any
 import bpy
 from bpy.types import Panel
 
-from ...core.jobs import ACTIVE, FOLLOWABLE, LABELS, UNFINISHED, Stage
+from ...core.jobs import ACTIVE, BEFORE_PAYMENT, FOLLOWABLE, LABELS, UNFINISHED, Stage
 from ...core.params import MAX_IMAGES, Param
 from ...core.store import JobRecord
 from ..ops import common, generate
@@ -362,10 +362,14 @@ def _draw_job(layout: Any, context: bpy.types.Context, record: JobRecord, runnin
             box.progress(factor=max(0.0, min(1.0, record.progress)), type="BAR", text=percent)
         else:
             box.label(text=percent)
-        cancel = box.operator("yvo3d.cancel_job", text="Cancel", icon="CANCEL")
-        cancel.job_id = record.id
+        paid = stage not in BEFORE_PAYMENT
+        if not (paid and record.cancel_requested):
+            # after the paid request Scenario cannot cancel: all a user can have is no import
+            text, icon = ("Don't Import", "IMPORT") if paid else ("Cancel", "CANCEL")
+            cancel = box.operator("yvo3d.cancel_job", text=text, icon=icon)
+            cancel.job_id = record.id
         if record.cancel_requested:
-            box.label(text="Cancelling…", icon="INFO")
+            wrapped(box, context, record.message if paid else "Cancelling…", icon="INFO")
     else:
         box.label(text=label)
     interrupted = not running and (stage in FOLLOWABLE or stage == Stage.SUBMITTING)
