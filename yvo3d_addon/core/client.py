@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urljoin, urlsplit
 
-from . import errors, glbcheck, images, sanitize
+from . import errors, glbcheck, ids, images, sanitize
 
 if TYPE_CHECKING:
     import requests
@@ -566,7 +566,7 @@ class ScenarioClient:
                 raise errors.InvalidResponseError(
                     "Scenario did not return the uploaded image's id."
                 )
-            return sanitize.check_id(asset_id, "uploaded image id")
+            return ids.check_id(asset_id, "uploaded image id")
         return self._upload_multipart(path, name, info.size, info.mime)
 
     def _upload_multipart(self, path: str, name: str, size: int, mime: str) -> str:
@@ -586,7 +586,7 @@ class ScenarioClient:
         upload = data.get("upload") or {}
         upload_id = upload.get("id")
         if upload_id is not None:
-            upload_id = sanitize.check_id(upload_id, "upload id")
+            upload_id = ids.check_id(upload_id, "upload id")
         part_urls = sorted(upload.get("parts") or [], key=lambda p: p.get("number", 0))
         if not isinstance(upload_id, str) or len(part_urls) != parts:
             raise errors.InvalidResponseError("Scenario's upload answer was incomplete.")
@@ -609,7 +609,7 @@ class ScenarioClient:
             # Scenario's own helper stops at entityId + imported or complete (scenario_api.md
             # 1b, [DOCS-sdk-helpers] uploads; [PLUGIN] docs/SDK_UPLOADS.md)
             if status in ("imported", "complete") and up.get("entityId"):
-                return sanitize.check_id(up["entityId"], "uploaded image id")
+                return ids.check_id(up["entityId"], "uploaded image id")
             if status == "failed":
                 reason = sanitize.clean(up.get("errorMessage") or "failed", limit=300)
                 raise errors.InvalidRequestError(f"Scenario could not import the image: {reason}.")
@@ -720,7 +720,7 @@ class ScenarioClient:
             ) from None
         job = data.get("job") or {}
         job_id = job.get("jobId") or job.get("id")
-        if not sanitize.is_id(job_id):
+        if not ids.is_id(job_id):
             raise errors.OutcomeUnknownError(
                 "Scenario accepted the generation request but sent no usable job id.",
                 fix="Check your jobs on app.scenario.com; it was not re-sent.",
@@ -730,12 +730,12 @@ class ScenarioClient:
         return Submitted(job_id, float(cost) if isinstance(cost, int | float) else None)
 
     def get_job(self, job_id: str) -> JobStatus:
-        job_id = sanitize.check_id(job_id, "job id")
+        job_id = ids.check_id(job_id, "job id")
         data = self.call("GET", f"/jobs/{job_id}", what="check the job")
         return self._job_status(data, job_id)
 
     def cancel_job(self, job_id: str) -> JobStatus:
-        job_id = sanitize.check_id(job_id, "job id")
+        job_id = ids.check_id(job_id, "job id")
         data = self.call(
             "POST", f"/jobs/{job_id}/action", what="cancel the job", json_body={"action": "cancel"}
         )
@@ -767,19 +767,19 @@ class ScenarioClient:
         billing = job.get("billing") or {}
         cost = billing.get("cuCost") if isinstance(billing, dict) else None
         return JobStatus(
-            job_id=sanitize.check_id(job.get("jobId") or job.get("id") or job_id, "job id"),
+            job_id=ids.check_id(job.get("jobId") or job.get("id") or job_id, "job id"),
             status=sanitize.clean(status, limit=40).lower(),
             progress=float(progress)
             if isinstance(progress, int | float) and math.isfinite(progress)
             else 0.0,
-            asset_ids=[sanitize.check_id(a, "result id") for a in assets if a],
+            asset_ids=[ids.check_id(a, "result id") for a in assets if a],
             error=sanitize.clean(error),
             hint=sanitize.clean(meta.get("hint") or ""),
             cost=float(cost) if isinstance(cost, int | float) else None,
         )
 
     def get_asset(self, asset_id: str) -> Asset:
-        asset_id = sanitize.check_id(asset_id, "result id")
+        asset_id = ids.check_id(asset_id, "result id")
         data = self.call("GET", f"/assets/{asset_id}", what="read the result")
         asset = data.get("asset")
         if not isinstance(asset, dict):
@@ -795,7 +795,7 @@ class ScenarioClient:
                 picture = value["url"]
                 break
         return Asset(
-            id=sanitize.check_id(asset.get("id") or asset_id, "result id"),
+            id=ids.check_id(asset.get("id") or asset_id, "result id"),
             url=str(asset.get("url") or ""),
             mime_type=sanitize.clean(asset.get("mimeType") or "", limit=80),
             kind=sanitize.clean(asset.get("kind") or "", limit=40),

@@ -14,7 +14,7 @@ import time
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
-from . import errors, sanitize
+from . import errors, ids, sanitize
 
 MAX_INPUT_COPY = 10 * 1024 * 1024
 
@@ -65,7 +65,7 @@ class Library:
 
     def path(self, entry_id: str) -> str:
         """The folder of an entry id, checked (InvalidResponseError when it could escape)."""
-        return sanitize.child(self.root, entry_id)
+        return ids.child(self.root, entry_id)
 
     def folder(self, entry_id: str) -> str:
         path = self.path(entry_id)
@@ -114,7 +114,7 @@ class Library:
         ]
         if entry.id != entry_id or not all(isinstance(i, dict) for i in entry.images):
             return None
-        if any(n and not sanitize.is_id(n) for n in names):
+        if any(n and not ids.is_id(n) for n in names):
             return None
         entry.folder = folder
         return entry

@@ -8,11 +8,8 @@ Blender-free. Every client registers its key and secret here, so text scrubbed a
 from __future__ import annotations
 
 import base64
-import os
 import re
 import threading
-
-from . import errors
 
 REDACTED = "[redacted]"
 # Shorter values are not secrets anyone could recognise, and would mangle ordinary text.
@@ -28,7 +25,6 @@ _ESCAPES = re.compile(
     r"|\x1b[@-Z\\-_]?|\x9b[0-?]*[ -/]*[@-~]"
 )
 _CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
-_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
 
 
 def register_secrets(*values: str) -> None:
@@ -68,29 +64,3 @@ def clean(value: object, *, limit: int = 2000) -> str:
     text = value if isinstance(value, str) else str(value)
     text = printable(scrub(text))
     return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def is_id(value: object) -> bool:
-    """A job, asset or library id we may put in a path or a URL: letters, digits, `_ . -`."""
-    return isinstance(value, str) and bool(_ID.match(value)) and ".." not in value
-
-
-def check_id(value: object, what: str) -> str:
-    """`value` when is_id(), else InvalidResponseError naming `what` (never the raw value)."""
-    if not is_id(value):
-        raise errors.InvalidResponseError(
-            f"Refused a malformed {what} (it could have reached a file path or a URL).",
-            fix="This answer did not come from Scenario as expected; nothing was done with it.",
-        )
-    assert isinstance(value, str)
-    return value
-
-
-def child(root: str, name: str, what: str = "library entry id") -> str:
-    """`root/name` for a checked id, guaranteed to resolve inside `root`."""
-    check_id(name, what)
-    base = os.path.realpath(root)
-    path = os.path.realpath(os.path.join(base, name))
-    if os.path.dirname(path) != base:
-        raise errors.InvalidResponseError(f"Refused a {what} that leaves its folder.")
-    return os.path.join(root, name)

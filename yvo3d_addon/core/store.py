@@ -125,7 +125,7 @@ class JobStore:
     def _salvage(self, backup: str) -> list[str]:
         """Paid jobs read back from the damaged file's bytes (and its WAL), stored again as
         resumable: Resume then follows each from Scenario by its job id."""
-        from .sanitize import is_id
+        from .ids import is_id
 
         found: dict[str, JobRecord] = {}
         for suffix in ("", "-wal"):
