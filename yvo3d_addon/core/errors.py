@@ -16,7 +16,7 @@ class Yvo3dError(Exception):
     retryable = False
 
     def __init__(self, message: str, *, fix: str = "", status: int | None = None) -> None:
-        from .sanitize import scrub  # late: sanitize imports this module
+        from .sanitize import scrub  # late: enabling the add-on stays cheap
 
         message, fix = scrub(message), scrub(fix)
         super().__init__(message)
