@@ -58,7 +58,9 @@ def test_preferences_live_under_the_installed_module(addon: ModuleType) -> None:
     assert type(prefs).bl_idname == ADDON_MODULE == prefs_module.BASE_PACKAGE
     assert prefs_module.get_prefs(bpy.context) == prefs
     assert prefs.service_url == "https://api.cloud.scenario.com/v1"
-    assert prefs.placement_default == "CURSOR" and prefs.fit_mode == "LONGEST"
+    # The panel's Placement and Fit are where a model goes: no unread copies in the preferences.
+    assert "placement_default" not in prefs.bl_rna.properties
+    assert "fit_mode" not in prefs.bl_rna.properties
     assert prefs.images_mode == "PACK" and not prefs.use_env_credentials
     for name in ("api_key", "api_secret"):
         assert prefs.bl_rna.properties[name].subtype == "PASSWORD"
@@ -190,8 +192,6 @@ _KEYS = (
     "project_id",
     "service_url",
     "library_dir",
-    "placement_default",
-    "fit_mode",
     "images_mode",
     "import_options",
     "poll_seconds_max",

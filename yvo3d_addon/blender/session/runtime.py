@@ -463,6 +463,23 @@ def thumbnail_icon(path: str) -> int:
     return int(_previews[path].icon_id)
 
 
+_checks: dict[str, Any] = {}
+"""Reference image key (properties.slot_key) -> its core.reference.Check, for the panel."""
+
+
+def remember_check(key: str, found: Any) -> None:
+    """Keep a reference image's local check for the panel to show (None forgets it)."""
+    if found is None:
+        _checks.pop(key, None)
+    else:
+        _checks[key] = found
+
+
+def reference_check(key: str) -> Any:
+    """The check kept for a reference image, or None (no I/O)."""
+    return _checks.get(key)
+
+
 def post(level: str, text: str) -> None:
     """A report for the user, shown by the next tick (any thread)."""
     with _lock:

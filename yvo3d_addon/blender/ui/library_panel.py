@@ -77,6 +77,8 @@ class YVO3D_PT_library(Panel):
     bl_space_type: Any = "VIEW_3D"
     bl_region_type: Any = "UI"
     bl_category = "YVO3D"
+    bl_options = {"DEFAULT_CLOSED"}
+    bl_order = 100
 
     def draw_header_preset(self, context: bpy.types.Context) -> None:
         layout: Any = self.layout
