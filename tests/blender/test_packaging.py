@@ -152,7 +152,8 @@ def test_draw_groups_and_offers_test_connection_only_when_registered(addon: Modu
     log = draw()
     labels = [text for kind, text in log if kind == "label"]
     assert {"Credentials", "Library", "Import"} <= set(labels)
-    assert any("Project Settings > API Keys" in text for text in labels)
+    assert any("API keys page" in text for text in labels)
+    assert prefs_module.KEYS_URL == "https://app.scenario.com/settings/api"
     assert ("operator", "wm.url_open") in log
 
     # The button follows the operator: shown while it is registered, hidden while not.

@@ -139,7 +139,7 @@ def draw_job_details(
     elif stage == Stage.IMPORTED:
         if record.imported_as:
             box.label(text=f"As {record.imported_as}", icon="OBJECT_DATA")
-        op = box.operator("yvo3d.import_job", text="Re-import (Free)", icon="IMPORT")
+        op = box.operator("yvo3d.import_job", text="Re-import (free)", icon="IMPORT")
         op.job_id = record.id
     elif stage in (Stage.FAILED, Stage.UNKNOWN, Stage.STALLED):
         if record.error or record.message:

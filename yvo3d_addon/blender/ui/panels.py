@@ -268,7 +268,7 @@ class YVO3D_PT_generate(_Sidebar, Panel):
             box = layout.box()
             box.label(text=f"In the library: {match.get('name', '')}", icon="ASSET_MANAGER")
             row = box.row(align=True)
-            op = row.operator("yvo3d.import_job", text="Import from Library (Free)", icon="IMPORT")
+            op = row.operator("yvo3d.import_job", text="Import from Library (free)", icon="IMPORT")
             op.library_id = match["entry"]
             again = row.operator("yvo3d.generate", text="Generate Anyway", icon="FILE_REFRESH")
             again.force = True
