@@ -261,3 +261,22 @@ def test_follow_a_job_by_its_scenario_job_id(yvo: SimpleNamespace) -> None:
     assert len(adopted) == 1 and adopted[0].stage == "imported"
     assert set(bpy.data.objects) - before
     assert settings().active_job == adopted[0].id
+
+
+# -- what to do about a failed job ------------------------------------------------------------
+
+
+def test_every_error_class_has_an_action(addon: ModuleType) -> None:
+    errors = core("errors")
+    jobs_panel = mod("ui.jobs_panel")
+    classes = [errors.Yvo3dError]
+    codes = set()
+    while classes:
+        cls = classes.pop()
+        classes += cls.__subclasses__()
+        codes.add(cls.code)
+    codes -= {"error", "cancelled"}  # the base class; a cancel is no failure
+    assert codes - set(jobs_panel.ACTIONS) == set()
+    assert {"not_found", "invalid_request"} <= set(jobs_panel.ACTIONS)  # 404 and 422
+    for text in jobs_panel.ACTIONS.values():
+        assert len(text) <= 44 and not text.endswith("."), text  # one short line

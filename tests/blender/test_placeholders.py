@@ -589,7 +589,7 @@ def test_generate_confirms_the_total_price_in_a_window(
     runtime.request_price(bpy.context)
     wait_for(lambda: runtime.quote().state == "ok")
     cost = runtime.quote().cost
-    drawn = draw(popup, monkeypatch, "YVO3D_PT_main", "YVO3D_PT_generate")
+    drawn = draw(popup, monkeypatch, "YVO3D_PT_placement", "YVO3D_PT_generate")
     assert f"Generate 4 ({4 * cost:g} credits)" in [
         c.text for c in drawn.operators("yvo3d.generate")
     ]

@@ -31,13 +31,31 @@ STAGE_ICONS: dict[str, str] = {
     Stage.UNKNOWN: "QUESTION",
     Stage.STALLED: "TIME",
 }
-STATUS_ACTIONS: dict[int, str] = {
-    401: "Check the API key and secret in Preferences",
-    403: "Check the key's project and permissions in Scenario",
-    404: "The job or model is gone: generate again",
-    422: "Change the settings or images the error names, then generate again",
-    429: "Wait a minute, then resume",
+ACTIONS: dict[str, str] = {
+    # What to do about a job that ended badly, by its error class (core.errors codes).
+    "input": "Fix the image or setting named above",
+    "config": "Fix the setting named above in Preferences",
+    "auth": "Check the API key and secret in Preferences",
+    "permission": "Check the key's project in Scenario",
+    "credits": "Add credits in Scenario, then generate again",
+    "not_found": "Gone on Scenario (404): generate again",
+    "conflict": "Wait for the other request, then try again",
+    "too_large": "Use a smaller image, then generate again",
+    "invalid_request": "Refused (422): change what it names, retry",
+    "rate_limited": "Wait a minute, then generate again",
+    "server": "Scenario had a problem: try again later",
+    "network": "Check your connection, then resume",
+    "invalid_response": "Try again; report it if it repeats",
+    "download": "Resume to download it again (free)",
+    "expired_url": "Resume to download it again (free)",
+    "job_failed": "Change the photo or settings, then retry",
+    "no_result": "Nothing was delivered: generate again",
+    "outcome_unknown": "Check the job in Scenario before retrying",
+    "still_running": "Resume to keep following it (free)",
+    "interrupted": "Resume to keep following it (free)",
+    "internal": "Report it: the job record is kept",
 }
+FALLBACK_ACTION = "Check the job in Scenario before retrying"
 
 
 def elapsed(record: JobRecord) -> str:
@@ -82,16 +100,9 @@ def draw_job_row(layout: Any, record: JobRecord, selected: bool) -> None:
         row.label(text=stage_label(record.stage))
 
 
-def _action(record: JobRecord) -> str:
-    """What to do about a failed or unknown job (one line), from its error class."""
-    if record.stage == Stage.UNKNOWN:
-        return "Check the job in Scenario before generating again"
-    if record.hint:
-        return ""
-    for status, text in STATUS_ACTIONS.items():
-        if str(status) in record.error:
-            return text
-    return "Change the images or settings, then generate again"
+def action(record: JobRecord) -> str:
+    """What to do about a failed, unknown or stalled job (one line), from its error class."""
+    return ACTIONS.get(record.error_code, FALLBACK_ACTION)
 
 
 def _draw_ids(layout: Any, record: JobRecord) -> None:
@@ -146,9 +157,7 @@ def draw_job_details(
             wrapped(box, context, record.error or record.message, icon="ERROR", alert=True)
         if record.hint:
             wrapped(box, context, record.hint, icon="INFO")
-        action = _action(record)
-        if action:
-            wrapped(box, context, action, icon="RIGHTARROW")
+        box.label(text=action(record), icon="RIGHTARROW")
     elif stage == Stage.CANCELLED and record.message:
         box.label(text=record.message)
     if stage in (Stage.FAILED, Stage.UNKNOWN, Stage.STALLED) or stage in ACTIVE:
