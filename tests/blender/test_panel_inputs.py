@@ -280,3 +280,33 @@ def test_every_error_class_has_an_action(addon: ModuleType) -> None:
     assert {"not_found", "invalid_request"} <= set(jobs_panel.ACTIONS)  # 404 and 422
     for text in jobs_panel.ACTIONS.values():
         assert len(text) <= 44 and not text.endswith("."), text  # one short line
+
+
+# -- the active slot and the viewport ------------------------------------------------------------
+
+
+def test_capture_goes_into_the_slot_the_user_picked(user_dir: Path, tmp_path: Path) -> None:  # noqa: F811
+    add_images([subject_png(tmp_path, f"{n}.png", 256, (60, 60, 200, 200)) for n in "ab"])
+    assert settings().active_image == 1  # the last one added
+    assert bpy.ops.yvo3d.set_active_image(index=0) == {"FINISHED"}
+    target = box("Blockout", (1.0, 1.0, 1.0), (0.0, 0.0, 0.0))
+    bpy.context.view_layer.objects.active = target
+    target.select_set(True)
+    set_capture(resolution=64)
+    assert bpy.ops.yvo3d.capture_reference() == {"FINISHED"}
+    names = [Path(s.filepath).name for s in settings().images]
+    assert names[1] == "b.png" and names[0].startswith("Blockout-")  # slot 1 replaced
+
+
+def test_show_textures_switches_the_viewports_to_material_preview(addon: ModuleType) -> None:
+    views = [
+        space
+        for area in bpy.context.screen.areas
+        for space in area.spaces
+        if space.type == "VIEW_3D"
+    ]
+    assert views
+    for view in views:
+        view.shading.type = "SOLID"
+    assert bpy.ops.yvo3d.show_textures() == {"FINISHED"}
+    assert {view.shading.type for view in views} == {"MATERIAL"}

@@ -326,3 +326,20 @@ def test_drawn_buttons_are_title_case(
     assert not bad, bad
     british = [w.text for w in drawn.widgets if BRITISH.search(w.text)]
     assert not british, british
+
+
+def test_after_an_import_in_solid_view_one_click_shows_textures(
+    yvo: SimpleNamespace, addon: Any, popup: Any
+) -> None:
+    add_images([subject_png(yvo.images, "vase.png")])
+    assert bpy.ops.yvo3d.generate() == {"FINISHED"}  # imported, and selected
+    area = next(a for a in bpy.context.screen.areas if a.type == "VIEW_3D")
+    area.spaces.active.shading.type = "SOLID"
+    with bpy.context.temp_override(area=area):
+        drawn = sheet(addon, popup)
+        assert "YVO3D_PT_result" in drawn.panels
+        assert [w for w in drawn.controls if w.args and w.args[0] == "yvo3d.show_textures"]
+        assert bpy.ops.yvo3d.show_textures() == {"FINISHED"}
+        again = sheet(addon, popup)
+    assert area.spaces.active.shading.type == "MATERIAL"
+    assert not [w for w in again.controls if w.args and w.args[0] == "yvo3d.show_textures"]
