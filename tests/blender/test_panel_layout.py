@@ -121,6 +121,7 @@ def job_running(yvo: SimpleNamespace) -> None:
     yvo.server.script_job(outcome="never")
     record = start_job(yvo, "Lamp", png=subject_png(yvo.images, "lamp-job.png"))
     wait_for(lambda: job(record.id).stage == "running")
+    priced()  # the drawing must not depend on whether the price came back yet
 
 
 def job_failed(yvo: SimpleNamespace) -> None:
@@ -131,6 +132,7 @@ def job_failed(yvo: SimpleNamespace) -> None:
     settings().name = "Dark"
     with pytest.raises(RuntimeError, match="too dark"):
         bpy.ops.yvo3d.generate()
+    priced()
 
 
 STATES = {

@@ -83,7 +83,8 @@ class YVO3D_OT_capture_reference(Operator):
 
 class YVO3D_OT_capture_views(Operator):
     """Render the selection from the front, right side and back (optionally the left) with one
-    framing, into reference images 1-3 (4): a multi-view request, shape only"""
+    framing, as reference images 1-3 (4) in place of the current ones: a multi-view request,
+    shape only"""
 
     bl_idname = "yvo3d.capture_views"
     bl_label = "Capture Views"
