@@ -3,6 +3,8 @@
 Runs with plain Python 3.11 and the standard library only:
 
     python build.py                 # = python build.py build
+                                    # (validates with the Blender venv, else a `blender` on
+                                    # PATH, else says validation was skipped and exits 0)
     python build.py build --no-validate --out-dir /tmp/out
     python build.py repo --out repo/ --url https://example.com/yvo3d/
 """
@@ -13,6 +15,7 @@ import argparse
 import ast
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -26,6 +29,11 @@ PACKAGE_DIR = ROOT / "yvo3d_addon"
 MANIFEST_NAME = "blender_manifest.toml"
 DEFAULT_BLENDER_PYTHON = ROOT / ".venv-bpy50" / "bin" / "python"
 SETUP_HINT = "run `python3 dev.py setup` to create the Blender virtual environment"
+SKIPPED = (
+    "validation skipped: no Blender found (no {venv} and no `blender` on PATH).\n"
+    "Validate it with `blender --command extension validate {zip}`, or run "
+    "`python3 dev.py setup` once and build again."
+)
 
 # Zip timestamps before 1980 are not representable; a fixed one makes builds byte-identical.
 FIXED_DATE_TIME = (1980, 1, 1, 0, 0, 0)
@@ -244,6 +252,35 @@ def validate(zip_path: Path | str, blender_python: Path | str | None = None) -> 
     return output
 
 
+def validate_with_blender(zip_path: Path | str, blender: str) -> str:
+    """Validate the zip with a Blender executable (`blender --command extension validate`)."""
+    with tempfile.TemporaryDirectory(prefix="yvo3d-build-user-") as user_dir:
+        env = dict(os.environ, BLENDER_USER_RESOURCES=user_dir)
+        result = subprocess.run(
+            [blender, "--factory-startup", "--command", "extension", "validate", str(zip_path)],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=300,
+            check=False,
+        )
+    output = (result.stdout + result.stderr).strip()
+    if result.returncode != 0:
+        raise BuildError(f"{blender} rejected {zip_path}:\n{output}")
+    return output
+
+
+def validate_any(zip_path: Path, blender_python: str | None) -> str | None:
+    """Validate with the Python given, else the Blender venv, else a `blender` on PATH; None
+    when there is no Blender at all (a fresh clone before `dev.py setup`)."""
+    if blender_python is not None or DEFAULT_BLENDER_PYTHON.exists():
+        return validate(zip_path, blender_python)
+    blender = shutil.which("blender")
+    if blender is None:
+        return None
+    return validate_with_blender(zip_path, blender)
+
+
 REPO_HTML_TEMPLATE = """<!DOCTYPE html>
 <html>
 <head>
@@ -342,7 +379,11 @@ def _cmd_build(args: argparse.Namespace) -> int:
     print(f"built {target}")
     if args.no_validate:
         return 0
-    output = validate(target, args.blender_python)
+    output = validate_any(target, args.blender_python)
+    if output is None:
+        venv = DEFAULT_BLENDER_PYTHON.relative_to(ROOT)
+        print(SKIPPED.format(venv=venv, zip=target))
+        return 0
     print(output or f"{target.name} is valid")
     return 0
 
@@ -354,8 +395,9 @@ def _parser() -> argparse.ArgumentParser:
     build.add_argument("--out-dir", help="folder for the zip (default: dist/)")
     build.add_argument(
         "--blender-python",
-        default=str(DEFAULT_BLENDER_PYTHON),
-        help="Python of the venv holding the bpy wheel (default: .venv-bpy50/bin/python)",
+        default=None,
+        help="Python of the venv holding the bpy wheel (default: .venv-bpy50/bin/python, "
+        "else a `blender` on PATH)",
     )
     build.add_argument(
         "--no-validate", action="store_true", help="skip Blender's extension validation"

@@ -323,7 +323,7 @@ def test_the_budget_refuses_a_request_that_would_cross_it(yvo: SimpleNamespace) 
     session, today = runtime.spend()
     price = mod("session.runtime").existing_manager().jobs()[0].cost
     assert price and session == price and today == price
-    text = mod("ui.panels").spend_text(bpy.context)
+    text = mod("ui.jobs_panel").spend_text(bpy.context)
     assert f"Spent: {price:g} credits this session" in text
 
     prefs().budget_day = price * 1.5  # room for half a job more
@@ -334,7 +334,7 @@ def test_the_budget_refuses_a_request_that_would_cross_it(yvo: SimpleNamespace) 
         with pytest.raises(RuntimeError, match="Over budget"):
             bpy.ops.yvo3d.generate()
         assert yvo.server.paid_requests == 1
-        assert "left today" in mod("ui.panels").spend_text(bpy.context)
+        assert "left today" in mod("ui.jobs_panel").spend_text(bpy.context)
     finally:
         prefs().budget_day = 0.0
 

@@ -410,9 +410,16 @@ def out_of_range(ctx: Ctx) -> Act | None:
     assert s.creativity == table["creativity"].maximum
     assert s.roughness == table["roughness"].minimum
     assert s.polycount == table["polycount"].maximum
-    # ...and a value inside the range but off the service's grid is refused by Generate.
+    # ...and a value inside the range but off the service's grid snaps onto it (the service
+    # refuses an off-grid Polycount): 12,345 becomes 12,000 and the job runs.
     s.polycount = 12345
+    assert s.polycount == 12000
     return None
+
+
+def check_snapped(ctx: Ctx, uploaded: list[bytes]) -> None:
+    (record,) = mod("runtime").existing_manager().jobs()
+    assert record.settings["polycount"] == 12000
 
 
 def conflicting(ctx: Ctx) -> Act | None:
@@ -548,7 +555,7 @@ ROWS = [
     Row("packed image, no file", packed_no_file, "handled", check=check_saved_from_memory),
     Row("generated image, no file", generated_no_file, "handled", check=check_saved_from_memory),
     Row("Render Result not rendered", render_result_empty, "refused", "nothing has been rendered"),
-    Row("out-of-range numbers", out_of_range, "refused", "must be a multiple of 1000"),
+    Row("out-of-range numbers", out_of_range, "handled", check=check_snapped),
     Row("conflicting options", conflicting, "refused", "cannot be used together"),
     Row(
         "prime option without prime",

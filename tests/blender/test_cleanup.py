@@ -300,16 +300,16 @@ def test_rotate_by_90_keeps_the_model_on_its_floor(addon: ModuleType) -> None:
     start = box.matrix_world.copy()
     base = base_of(box)
 
-    assert bpy.ops.yvo3d.rotate_result(axis="Z", angle=90.0) == {"FINISHED"}
+    assert bpy.ops.yvo3d.rotate_result(axis="Z", angle=math.radians(90.0)) == {"FINISHED"}
     assert (dims(box) - Vector((2.0, 1.0, 3.0))).length < TOL
     assert (base_of(box) - base).length < TOL
 
-    assert bpy.ops.yvo3d.rotate_result(axis="X", angle=90.0) == {"FINISHED"}
+    assert bpy.ops.yvo3d.rotate_result(axis="X", angle=math.radians(90.0)) == {"FINISHED"}
     assert (dims(box) - Vector((2.0, 3.0, 1.0))).length < TOL
     assert (base_of(box) - base).length < TOL  # tipped over, still standing at the same spot
 
-    assert bpy.ops.yvo3d.rotate_result(axis="X", angle=-90.0) == {"FINISHED"}
-    assert bpy.ops.yvo3d.rotate_result(axis="Z", angle=-90.0) == {"FINISHED"}
+    assert bpy.ops.yvo3d.rotate_result(axis="X", angle=math.radians(-90.0)) == {"FINISHED"}
+    assert bpy.ops.yvo3d.rotate_result(axis="Z", angle=math.radians(-90.0)) == {"FINISHED"}
     moved = box.matrix_world
     assert max(abs(moved[i][j] - start[i][j]) for i in range(4) for j in range(4)) < TOL
 

@@ -165,7 +165,8 @@ def test_panel_draws_from_memory(
     labels = drawn.labels()
     assert "Stool" in labels and f"Job {entry.job_id}" in labels
     assert "stool.png" in labels and "Paid 20 credits" in labels
-    assert "creativity: 2" in labels
+    assert "Creativity: 2" in labels  # the label, never the API name
+    assert not any(t.startswith("creativity") for t in labels)
     # No region here (template_list needs one): the list is drawn as plain rows instead.
     assert not any(c.name == "template_list" for c in drawn.calls)
     # One row of the UIList (called the way template_list calls it).

@@ -59,7 +59,9 @@ def test_preferences_live_under_the_installed_module(addon: ModuleType) -> None:
     assert type(prefs).bl_idname == ADDON_MODULE == prefs_module.BASE_PACKAGE
     assert prefs_module.get_prefs(bpy.context) == prefs
     assert prefs.service_url == "https://api.cloud.scenario.com/v1"
-    assert prefs.placement_default == "CURSOR" and prefs.fit_mode == "LONGEST"
+    # The panel's Placement and Fit are where a model goes: no unread copies in the preferences.
+    assert "placement_default" not in prefs.bl_rna.properties
+    assert "fit_mode" not in prefs.bl_rna.properties
     assert prefs.images_mode == "PACK"
     for name in ("api_key", "api_secret"):
         assert prefs.bl_rna.properties[name].subtype == "PASSWORD"
@@ -155,7 +157,8 @@ def test_draw_groups_and_offers_test_connection_only_when_registered(addon: Modu
     log = draw()
     labels = [text for kind, text in log if kind == "label"]
     assert {"Credentials", "Library", "Import"} <= set(labels)
-    assert any("Project Settings > API Keys" in text for text in labels)
+    assert any("API keys page" in text for text in labels)
+    assert prefs_module.KEYS_URL == "https://app.scenario.com/settings/api"
     assert ("operator", "wm.url_open") in log
 
     # The button follows the operator: shown while it is registered, hidden while not.
@@ -194,8 +197,6 @@ _KEYS = (
     "project_id",
     "service_url",
     "library_dir",
-    "placement_default",
-    "fit_mode",
     "images_mode",
     "import_options",
     "poll_seconds_max",

@@ -20,7 +20,6 @@ import pytest
 
 from tests.blender.test_generate import (
     add_images,
-    core,
     mod,
     prefs,
     server_fixture,  # noqa: F401 - the `server` fixture, used by `yvo`
@@ -33,9 +32,10 @@ from tests.blender.test_operators import job, start_job
 
 PANELS = (
     "YVO3D_PT_main",
-    "YVO3D_PT_images",
-    "YVO3D_PT_settings",
+    "YVO3D_PT_geometry",
     "YVO3D_PT_texture_options",
+    "YVO3D_PT_prime",
+    "YVO3D_PT_placement",
     "YVO3D_PT_generate",
     "YVO3D_PT_jobs",
 )
@@ -188,7 +188,8 @@ def test_online_access_off(ui: SimpleNamespace, popup: Any, monkeypatch: Any, on
     add_images([write_png(ui.images, "a.png")])
     online(False)
     main = draw(popup, monkeypatch, "YVO3D_PT_main")
-    assert "Enable Preferences > System > Network > Allow Online Access" in main.text()
+    assert "Blender's online access is off" in main.text()
+    assert main.operators("extensions.userpref_allow_online")  # Blender's own, one click
     generate = draw(popup, monkeypatch, "YVO3D_PT_generate")
     assert "Online access is off" in generate.text()
     assert any(c.alert for c in generate.calls if c.name == "label")
@@ -197,14 +198,14 @@ def test_online_access_off(ui: SimpleNamespace, popup: Any, monkeypatch: Any, on
 def test_one_image(ui: SimpleNamespace, popup: Any, monkeypatch: Any) -> None:
     add_images([write_png(ui.images, "a.png")])
     drawn = draw(popup, monkeypatch)
-    assert "Reference image" in drawn.labels()
-    assert "Multi-view: the result will be shape only" not in drawn.text()
+    assert [c.text for c in drawn.operators("yvo3d.set_active_image")] == ["a.png"]
+    assert "Multi-view" not in drawn.text()
     props = drawn.props()
     assert not props["texture"].disabled and not props["textureResolution"].disabled
     assert props["polycount"].disabled and props["lowpoly"].disabled
-    assert "applies to shape-only generation" in drawn.text()
+    assert "Shape only: Texture off or 2-4 views" in drawn.labels()
     assert props["highdetails"].disabled
-    assert "available with the Ultima Prime generator only" in drawn.text()
+    assert "Ultima Prime generator only" in drawn.labels()
     assert not props["roughness"].disabled  # texture options apply to a textured image
 
 
@@ -212,15 +213,15 @@ def test_three_images(ui: SimpleNamespace, popup: Any, monkeypatch: Any) -> None
     add_images([write_png(ui.images, f"v{i}.png", tint=i * 30) for i in range(3)])
     drawn = draw(popup, monkeypatch)
     labels = drawn.labels()
-    assert [f"View {i} of one subject" for i in (1, 2, 3)] == [
-        t for t in labels if t.startswith("View ")
+    assert [f"View {i + 1}: v{i}.png" for i in range(3)] == [
+        c.text for c in drawn.operators("yvo3d.set_active_image")
     ]
-    assert "Multi-view: the result will be shape only" in labels
+    assert "Multi-view: shape only, no texture" in labels
     props = drawn.props()
-    assert props["texture"].disabled and props["roughness"].disabled
+    assert "texture" not in props and "textureResolution" not in props  # hidden, not greyed
+    assert props["roughness"].disabled
     assert not props["polycount"].disabled and not props["creativity"].disabled
-    reason = core("params").MULTI_VIEW_REASON
-    assert reason in drawn.text()
+    assert "Single image only" in labels
     assert len(drawn.operators("yvo3d.remove_image")) == 3
     assert bpy.ops.yvo3d.generate.poll()
 
@@ -234,7 +235,7 @@ def test_conflicting_options_are_an_error_line(
     s.modelGenerator = "ULTIMA_PRIME"
     s.highdetails = True
     s.lowpoly = True
-    drawn = draw(popup, monkeypatch, "YVO3D_PT_settings", "YVO3D_PT_generate")
+    drawn = draw(popup, monkeypatch, "YVO3D_PT_geometry", "YVO3D_PT_prime", "YVO3D_PT_generate")
     errors = " ".join(drawn.labels(alert=True))  # a long message is wrapped over labels
     assert "High Details and Low Poly cannot be used together" in errors
     assert not bpy.ops.yvo3d.generate.poll()
@@ -261,7 +262,7 @@ def test_running_job(ui: SimpleNamespace, popup: Any, monkeypatch: Any) -> None:
     record = start_job(ui, "Kettle")
     wait_for(lambda: job(record.id).stage == "running")
     drawn = draw(popup, monkeypatch, "YVO3D_PT_jobs")
-    assert "Kettle" in drawn.labels()
+    assert [c.text for c in drawn.operators("yvo3d.select_job")] == ["Kettle"]
     bars = [c for c in drawn.calls if c.name == "progress"]
     assert len(bars) == 1 and 0.0 <= bars[0].kwargs["factor"] <= 1.0
     assert bars[0].text.startswith("Generating")
@@ -282,7 +283,10 @@ def test_failed_job(ui: SimpleNamespace, popup: Any, monkeypatch: Any) -> None:
         bpy.ops.yvo3d.generate()
     drawn = draw(popup, monkeypatch, "YVO3D_PT_jobs")
     text = drawn.text()
-    assert "Dark" in drawn.labels() and "Failed" in drawn.labels()
+    assert "Dark" in drawn.text() and "Failed" in drawn.labels()
+    ids = drawn.operators("yvo3d.copy_job_id")
+    assert len(ids) == 1 and ids[0].text.startswith("job")  # the job id, copyable
+    assert drawn.operators("yvo3d.open_in_scenario")
     assert "The photo is too dark." in text and "Use a brighter photo." in text
     assert "The photo is too dark." in " ".join(drawn.labels(alert=True))
     assert drawn.operators("yvo3d.dismiss_job") and not drawn.operators("yvo3d.cancel_job")

@@ -554,7 +554,12 @@ def test_right_click_menu_and_its_operators(
     capfd.readouterr()
     assert bpy.ops.yvo3d.job_details() == {"FINISHED"}
     out = capfd.readouterr().out
-    assert root["yvo3d_job_id"] in out and "chair.png" in out and "creativity=2" in out
+    assert (
+        root["yvo3d_job_id"] in out
+        and "chair.png" in out
+        and "Creativity: 2" in out
+        and "creativity=" not in out
+    )
     assert "Placeholder: Block, take 1 of 1" in out
 
     # Variation: the panel gets this model's inputs back, aimed at its placeholder.
@@ -594,7 +599,7 @@ def test_generate_confirms_the_total_price_in_a_window(
     runtime.request_price(bpy.context)
     wait_for(lambda: runtime.quote().state == "ok")
     cost = runtime.quote().cost
-    drawn = draw(popup, monkeypatch, "YVO3D_PT_main", "YVO3D_PT_generate")
+    drawn = draw(popup, monkeypatch, "YVO3D_PT_placement", "YVO3D_PT_generate")
     assert f"Generate 4 ({4 * cost:g} credits)" in [
         c.text for c in drawn.operators("yvo3d.generate")
     ]

@@ -178,3 +178,34 @@ def test_bad_manifest_is_reported(build: ModuleType, tmp_path: Path) -> None:
     (root / "blender_manifest.toml").write_text('id = "yvo3d"\n')
     with pytest.raises(build.BuildError, match="version"):
         build.build_zip(tmp_path / "out", root=root)
+
+
+def test_fresh_clone_without_a_venv_builds_and_says_validation_was_skipped(
+    tmp_path: Path,
+) -> None:
+    """The README's install step, `python3 build.py`, on a clone where no virtual environment
+    was made yet and no Blender is on PATH: the zip is built and the command exits 0."""
+    clone = tmp_path / "clone"
+    clone.mkdir()
+    shutil.copytree(
+        REPO_ROOT / "yvo3d_addon",
+        clone / "yvo3d_addon",
+        ignore=shutil.ignore_patterns("__pycache__", "*.pyc"),
+    )
+    for name in ("build.py", "blender_manifest.toml"):
+        shutil.copy(REPO_ROOT / name, clone)
+    empty_bin = tmp_path / "bin"
+    empty_bin.mkdir()
+    result = subprocess.run(
+        [sys.executable, str(clone / "build.py")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        cwd=clone,
+        env=dict(os.environ, PATH=str(empty_bin)),
+    )
+    assert result.returncode == 0, result.stderr
+    assert len(list((clone / "dist").glob("yvo3d-*.zip"))) == 1
+    assert "validation skipped" in result.stdout
+    assert "blender --command extension validate" in result.stdout

@@ -22,6 +22,7 @@ from ..scene.capture import (
 from ..session import runtime
 from ..settings.capture_options import shot_of
 from .common import Result
+from .reference_ops import check_slot
 
 if TYPE_CHECKING:
     pass
@@ -69,6 +70,7 @@ class YVO3D_OT_capture_reference(Operator):
             )
             index = use_as_reference(context, path, new_slot=self.new_slot)
             runtime.load_thumbnail(path)
+            check_slot(scene.yvo3d.images[index])
         except errors.Yvo3dError as exc:
             self.report({"ERROR"}, exc.user_text())
             return {"CANCELLED"}
@@ -76,6 +78,56 @@ class YVO3D_OT_capture_reference(Operator):
             self.report({"ERROR"}, f"The capture failed: {exc}")
             return {"CANCELLED"}
         self.report({"INFO"}, f"Captured {os.path.basename(path)} as reference image {index + 1}")
+        return {"FINISHED"}
+
+
+class YVO3D_OT_capture_views(Operator):
+    """Render the selection from the front, right side and back (optionally the left) with one
+    framing, as reference images 1-3 (4) in place of the current ones: a multi-view request,
+    shape only"""
+
+    bl_idname = "yvo3d.capture_views"
+    bl_label = "Capture Views"
+    bl_options = {"REGISTER", "UNDO"}
+
+    fourth: BoolProperty(
+        name="Left Side Too",
+        description="Capture a fourth view from the left side",
+        default=False,
+    )
+
+    poll = YVO3D_OT_capture_reference.poll
+
+    def execute(self, context: bpy.types.Context) -> Result:
+        from ..scene import multiview
+
+        scene: Any = context.scene
+        shot = shot_of(scene.yvo3d_capture)
+        objects = _targets(context)
+        active = getattr(context, "active_object", None)
+        stem = (active or objects[0]).name if objects else "capture"
+        try:
+            shots = multiview.capture_views(
+                context, objects, shot, runtime.captures_dir(), stem, 4 if self.fourth else 3
+            )
+        except errors.Yvo3dError as exc:
+            self.report({"ERROR"}, exc.user_text())
+            return {"CANCELLED"}
+        except RuntimeError as exc:
+            self.report({"ERROR"}, f"The capture failed: {exc}")
+            return {"CANCELLED"}
+        settings = scene.yvo3d
+        settings.images.clear()
+        for label, path in shots:
+            slot = settings.images.add()
+            slot.filepath = path
+            slot.view = label
+            runtime.load_thumbnail(path)
+            check_slot(slot)
+        settings.active_image = 0
+        runtime.request_price(context)
+        names = ", ".join(label for label, _ in shots)
+        self.report({"INFO"}, f"Captured {names}: a multi-view request (shape only)")
         return {"FINISHED"}
 
 
@@ -122,5 +174,6 @@ class YVO3D_OT_use_editor_image(Operator):
 
 classes = (
     YVO3D_OT_capture_reference,
+    YVO3D_OT_capture_views,
     YVO3D_OT_use_editor_image,
 )

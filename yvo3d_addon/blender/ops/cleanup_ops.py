@@ -1,5 +1,6 @@
 """Operators layer: turn a result by 90 degrees, run the clean-up preset on it again."""
 
+import math
 from typing import TYPE_CHECKING, Any
 
 import bpy
@@ -43,10 +44,11 @@ class YVO3D_OT_rotate_result(Operator):
     )
     angle: FloatProperty(
         name="Angle",
-        description="Degrees to turn (positive: counter-clockwise looking down the axis)",
-        default=90.0,
-        min=-360.0,
-        max=360.0,
+        description="How far to turn (positive: counter-clockwise looking down the axis)",
+        subtype="ANGLE",
+        default=math.pi / 2,
+        min=-2 * math.pi,
+        max=2 * math.pi,
     )
 
     @classmethod
@@ -57,7 +59,7 @@ class YVO3D_OT_rotate_result(Operator):
         root = _active_root(context)
         if root is None:
             return {"CANCELLED"}
-        rotate(context, root, self.axis, self.angle)
+        rotate(context, root, self.axis, math.degrees(self.angle))
         return {"FINISHED"}
 
 

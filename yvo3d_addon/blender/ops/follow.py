@@ -74,6 +74,8 @@ def import_result(
 
 # -- a landing never hijacks the session -------------------------------------------------------
 
+SHADING_NOTE = "Textures show in Material Preview"
+"""How the importer's Solid-view note starts (scene.importer.SHADING_WARNING)."""
 OPTIONS_KEY = "import_options"
 """In a job's placement: the clean-up options as they were at Generate."""
 SELECTION_KEY = "selection"
@@ -185,6 +187,11 @@ def import_record(
         _undo_push()
     manager.mark_imported(record.id, result.root.name)
     for warning in result.warnings:
+        if warning.startswith(SHADING_NOTE):
+            # Said once a session: Selected Model has the one-click Material Preview.
+            if runtime.shading_told:
+                continue
+            runtime.shading_told = True
         report({"WARNING"}, warning)
     landed = landed_text(record.name, record.created)
     report({"INFO"}, f"{landed} ({len(result.objects)} objects)")

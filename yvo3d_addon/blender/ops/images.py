@@ -16,6 +16,7 @@ from ..scene import image_files
 from ..session import runtime
 from ..settings import properties
 from .common import Result, _wm, scene_settings
+from .reference_ops import check_used
 
 IMAGE_EXTENSIONS = ".png;.jpg;.jpeg;.webp;.gif;.tif;.tiff;.bmp;.tga;.exr;.hdr;.avif;.heic"
 
@@ -40,12 +41,11 @@ def _slot_paths(settings: Any) -> set[str]:
     return {properties.slot_path(s) for s in properties.used_slots(settings)} - {""}
 
 
-class YVO3D_OT_add_images(Operator):
-    """Add reference photos (1 to 4; several are views of one subject from different angles)"""
+class AddImages:
+    """Adds image files to the slots: the file browser, dropped files or a scripted path (the
+    base of every operator that starts by picking photos)."""
 
-    bl_idname = "yvo3d.add_images"
-    bl_label = "Add Reference Images"
-    bl_options = {"REGISTER", "UNDO"}
+    report: Any  # the Operator's, in the classes that mix this in
 
     filepath: StringProperty(subtype="FILE_PATH", options={"SKIP_SAVE", "HIDDEN"})
     directory: StringProperty(subtype="DIR_PATH", options={"SKIP_SAVE", "HIDDEN"})
@@ -96,6 +96,7 @@ class YVO3D_OT_add_images(Operator):
                 continue
             slot.image = None
             slot.filepath = path
+            slot.view = ""
             existing.add(path)
             runtime.load_thumbnail(path)
             added.append(name)
@@ -106,8 +107,17 @@ class YVO3D_OT_add_images(Operator):
             self.report({"WARNING"} if added else {"ERROR"}, text)
         if not added:
             return {"CANCELLED"}
+        check_used(settings)
         self.report({"INFO"}, "Added " + ", ".join(added))
         return {"FINISHED"}
+
+
+class YVO3D_OT_add_images(AddImages, Operator):
+    """Add reference photos (1 to 4; several are views of one subject from different angles)"""
+
+    bl_idname = "yvo3d.add_images"
+    bl_label = "Add Reference Images"
+    bl_options = {"REGISTER", "UNDO"}
 
 
 _image_items: list[tuple[str, str, str, int, int]] = []
@@ -169,10 +179,12 @@ class YVO3D_OT_add_blender_image(Operator):
             self.report({"ERROR"}, f"At most {MAX_IMAGES} reference images are used")
             return {"CANCELLED"}
         slot.filepath = ""
+        slot.view = ""
         slot.image = image
         settings.active_image = list(settings.images).index(slot)
         for note in notes:
             self.report({"WARNING"}, note)
+        check_used(settings)
         self.report({"INFO"}, f"Added {image.name}")
         return {"FINISHED"}
 

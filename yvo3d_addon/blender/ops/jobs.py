@@ -88,7 +88,7 @@ class YVO3D_OT_import_job(Operator):
     """Import this model again from the library: free, nothing is sent to Scenario"""
 
     bl_idname = "yvo3d.import_job"
-    bl_label = "Import"
+    bl_label = "Import Generated Model"
     bl_options = {"REGISTER", "UNDO"}
 
     job_id: StringProperty(name="Job", options={"SKIP_SAVE"})

@@ -13,7 +13,9 @@ from bpy.types import Operator
 
 from ...core import errors, sanitize
 from ...core.jobs import LABELS, Stage
+from ...core.labels import describe
 from ...core.library import LibraryEntry
+from ...core.params import DEFAULT_TABLE
 from ...core.store import JobRecord
 from ..scene import fit, takes
 from ..scene.bounds import hierarchy
@@ -468,7 +470,7 @@ def details_lines(source: Source) -> list[str]:
         lines.append("Images: " + ", ".join(names))
     body = (record.body if record else {}) or (entry.body if entry else {})
     params = {k: v for k, v in body.items() if k != "images"} or source.settings
-    lines.append("Parameters: " + ", ".join(f"{k}={v}" for k, v in sorted(params.items())))
+    lines.append("Parameters: " + ", ".join(describe(DEFAULT_TABLE, params)))
     library_id = (
         entry.id if entry is not None else str(takes.idprops(root).get("yvo3d_library_id", ""))
     )

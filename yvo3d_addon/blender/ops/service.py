@@ -19,7 +19,7 @@ class YVO3D_OT_test_connection(Operator):
 
     bl_idname = "yvo3d.test_connection"
     bl_label = "Test Connection"
-    bl_options = {"INTERNAL"}
+    bl_options = {"REGISTER"}
 
     @classmethod
     def poll(cls, context: bpy.types.Context) -> bool:

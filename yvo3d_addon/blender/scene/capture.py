@@ -221,16 +221,26 @@ def _light_for_cycles(scene: Any, made: list[Any], rotation: Matrix, shot: Shot)
 
 
 def render_objects(
-    context: bpy.types.Context, objects: list[bpy.types.Object], shot: Shot, path: str
+    context: bpy.types.Context,
+    objects: list[bpy.types.Object],
+    shot: Shot,
+    path: str,
+    *,
+    fixed: tuple[Matrix, Framing] | None = None,
 ) -> str:
     """Render just `objects` (children included by the caller) framed as `shot` says into the
-    PNG at `path`; InputError when there is nothing to see. The user's scene is not changed."""
+    PNG at `path`; InputError when there is nothing to see. The user's scene is not changed.
+    `fixed`: an orthographic camera's rotation and framing to use as they are (multi-view)."""
     if not objects:
         raise errors.InputError("Nothing is selected.", fix="Select the object to capture.")
     user_scene: Any = context.scene
     camera = user_scene.camera if user_scene is not None else None
-    rotation = _orientation(shot, camera)
-    kind, lens, sensor = _camera_lens(camera, shot)
+    if fixed is not None:
+        rotation = fixed[0]
+        kind, lens, sensor = "ORTHO", AUTO_LENS, AUTO_SENSOR
+    else:
+        rotation = _orientation(shot, camera)
+        kind, lens, sensor = _camera_lens(camera, shot)
     os.makedirs(os.path.dirname(path), exist_ok=True)
     had_render_result = bpy.data.images.get("Render Result") is not None
 
@@ -245,12 +255,16 @@ def render_objects(
         view_layer = scene.view_layers[0]
         with bpy.context.temp_override(scene=scene, view_layer=view_layer):
             depsgraph = bpy.context.evaluated_depsgraph_get()
-            framing = frame(
-                depsgraph,
-                rotation,
-                ortho=kind == "ORTHO",
-                half_tan=sensor / 2 / lens,
-                margin=shot.margin,
+            framing = (
+                fixed[1]
+                if fixed is not None
+                else frame(
+                    depsgraph,
+                    rotation,
+                    ortho=kind == "ORTHO",
+                    half_tan=sensor / 2 / lens,
+                    margin=shot.margin,
+                )
             )
 
         cam_data: Any = bpy.data.cameras.new(TEMP_NAME)
@@ -367,6 +381,7 @@ def use_as_reference(context: bpy.types.Context, path: str, *, new_slot: bool = 
     slot = settings.images[index]
     slot.image = None
     slot.filepath = path
+    slot.view = ""
     settings.active_image = index
     return index
 

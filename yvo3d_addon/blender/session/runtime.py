@@ -111,6 +111,8 @@ connection = ConnectionTest()
 
 follower_active = False
 """A modal operator is following the jobs (only one at a time)."""
+shading_told = False
+"""The Solid-view note about textures was reported once this session."""
 held: set[str] = set()
 """Jobs whose model landed while the user could not be interrupted (Edit Mode, Sculpt, another
 tool running): "Ready to import", imported at the first tick back in Object Mode."""
@@ -395,6 +397,23 @@ def thumbnail_icon(path: str) -> int:
     if _previews is None or path not in _previews:
         return 0
     return int(_previews[path].icon_id)
+
+
+_checks: dict[str, Any] = {}
+"""Reference image key (properties.slot_key) -> its core.reference.Check, for the panel."""
+
+
+def remember_check(key: str, found: Any) -> None:
+    """Keep a reference image's local check for the panel to show (None forgets it)."""
+    if found is None:
+        _checks.pop(key, None)
+    else:
+        _checks[key] = found
+
+
+def reference_check(key: str) -> Any:
+    """The check kept for a reference image, or None (no I/O)."""
+    return _checks.get(key)
 
 
 def post(level: str, text: str) -> None:

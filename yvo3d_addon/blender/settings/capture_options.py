@@ -28,7 +28,7 @@ VIEWS = (
 
 
 ENGINES = (
-    ("WORKBENCH", "Workbench", "Fast: studio lighting, material and texture colours"),
+    ("WORKBENCH", "Workbench", "Fast: studio lighting, material and texture colors"),
     ("CYCLES", "Cycles", "Slower: the materials as rendered, lit by a soft light"),
 )
 
@@ -65,13 +65,13 @@ class YVO3D_PG_capture(bpy.types.PropertyGroup):
         description="What is behind the object",
         items=(
             ("TRANSPARENT", "Transparent", "A transparent background (PNG with alpha)"),
-            ("PLAIN", "Plain", "A plain colour"),
+            ("PLAIN", "Plain", "A plain color"),
         ),
         default="TRANSPARENT",
     )
     color: FloatVectorProperty(
-        name="Colour",
-        description="The plain background colour",
+        name="Color",
+        description="The plain background color",
         subtype="COLOR",
         size=3,
         min=0.0,

@@ -57,8 +57,8 @@ class YVO3D_PG_import_options(bpy.types.PropertyGroup):
         default=False,
     )
     origin_bottom: BoolProperty(
-        name="Origin at Bottom Centre",
-        description="Put the model's origin at the bottom centre of its bounds",
+        name="Origin at Bottom Center",
+        description="Put the model's origin at the bottom center of its bounds",
         default=_DEFAULTS.origin_bottom,
     )
     apply_scale: BoolProperty(

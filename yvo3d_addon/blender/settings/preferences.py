@@ -1,4 +1,7 @@
-"""Blender layer: the add-on preferences (credentials, service, library, import defaults)."""
+"""Blender layer: the add-on preferences (credentials, service, library, import clean-up).
+
+Where a model goes and how it fits are the panel's Placement and Fit (scene settings): the
+preferences hold no second, unread copy of them."""
 
 import os
 
@@ -19,7 +22,8 @@ from .import_options import Options, YVO3D_PG_import_options, draw_options, opti
 BASE_PACKAGE = (__package__ or "").rsplit(".", 2)[0]
 
 DEFAULT_SERVICE_URL = "https://api.cloud.scenario.com/v1"
-KEYS_URL = "https://app.scenario.com"
+KEYS_URL = "https://app.scenario.com/settings/api"
+"""Scenario's API keys page (create a key and secret there)."""
 ENV_API_KEY = "SCENARIO_SDK_API_KEY"
 ENV_API_SECRET = "SCENARIO_SDK_API_SECRET"
 ENV_BASE_URL = "SCENARIO_BASE_URL"
@@ -86,29 +90,6 @@ class YVO3D_AddonPreferences(bpy.types.AddonPreferences):
         default="",
         subtype="DIR_PATH",
     )
-    placement_default: EnumProperty(
-        name="Placement",
-        description="Where a new model goes by default",
-        items=(
-            ("CURSOR", "3D Cursor", "Bottom centre of the model on the 3D cursor, real size"),
-            (
-                "PLACEHOLDER",
-                "Placeholder",
-                "Replace the active object: same place, rotation and size, placeholder hidden",
-            ),
-        ),
-        default="CURSOR",
-    )
-    fit_mode: EnumProperty(
-        name="Fit",
-        description="How a model is scaled to fit a placeholder's bounding box",
-        items=(
-            ("LONGEST", "Longest Side", "Match the longest side of the placeholder"),
-            ("HEIGHT", "Height", "Match the placeholder's height"),
-            ("FOOTPRINT", "Footprint", "Fit inside the placeholder's floor area"),
-        ),
-        default="LONGEST",
-    )
     images_mode: EnumProperty(
         name="Textures",
         description="How the model's texture images are kept",
@@ -116,7 +97,7 @@ class YVO3D_AddonPreferences(bpy.types.AddonPreferences):
             ("PACK", "Pack into .blend", "Pack the textures into the .blend file"),
             (
                 "BESIDE",
-                "Save beside .blend",
+                "Save Beside .blend",
                 "Save the textures in a textures/ folder next to the saved .blend "
                 "(packed until the .blend has been saved)",
             ),
@@ -172,8 +153,8 @@ class YVO3D_AddonPreferences(bpy.types.AddonPreferences):
         row.prop(self, "budget_session", text="Session")
         row.prop(self, "budget_day", text="Day")
         hint = box.row()
-        hint.label(text="Create keys at app.scenario.com: Project Settings > API Keys")
-        hint.operator("wm.url_open", text="Open", icon="URL").url = KEYS_URL
+        hint.label(text="Create a key and secret on Scenario's API keys page")
+        hint.operator("wm.url_open", text="Open API Keys Page", icon="URL").url = KEYS_URL
         if not (self.api_key.strip() and self.api_secret.strip()):
             found = "found" if _env_credentials() else "not set"
             box.label(text=f"Empty: {ENV_API_KEY} / {ENV_API_SECRET} are used ({found})")
@@ -186,8 +167,6 @@ class YVO3D_AddonPreferences(bpy.types.AddonPreferences):
 
         box = layout.box()
         box.label(text="Import", icon="IMPORT")
-        box.prop(self, "placement_default")
-        box.prop(self, "fit_mode")
         box.prop(self, "images_mode")
         draw_options(box, self.import_options, scene=False)
 

@@ -45,6 +45,11 @@ class YVO3D_PG_image(bpy.types.PropertyGroup):
         subtype="FILE_PATH",
         update=_settings_changed,
     )
+    view: StringProperty(
+        name="View",
+        description="Which side of the subject this image shows (set by Capture Views)",
+        default="",
+    )
     image: PointerProperty(
         name="Image",
         description=(
@@ -55,11 +60,37 @@ class YVO3D_PG_image(bpy.types.PropertyGroup):
     )
 
 
+def snapped(param: Param, value: int) -> int:
+    """`value` on the parameter's grid (the nearest step from its minimum), within its range."""
+    step = int(param.step or 1)
+    base = int(param.minimum or 0)
+    value = base + round((value - base) / step) * step
+    if param.maximum is not None:
+        value = min(value, base + (int(param.maximum) - base) // step * step)
+    return max(base, value)
+
+
+def _snapper(param: Param) -> Callable[[Any, bpy.types.Context], None]:
+    """An update that moves a value typed off the model's grid onto it (Polycount in
+    thousands), instead of a refusal at Generate time."""
+
+    def update(self: Any, context: bpy.types.Context) -> None:
+        value = int(getattr(self, param.name))
+        grid = snapped(param, value)
+        if grid != value:
+            setattr(self, param.name, grid)  # runs this update again, on the grid: no loop
+            return
+        _settings_changed(self, context)
+
+    return update
+
+
 def _param_property(param: Param) -> object:
     """The bpy property for one parameter, built from the table row."""
     common: dict[str, object] = {
         "name": param.label,
-        "description": param.description,
+        # Blender's tooltips end without a full stop.
+        "description": param.description.rstrip().rstrip("."),
         "update": _settings_changed,
     }
     if param.kind in ("bool", "onoff"):
@@ -78,6 +109,8 @@ def _param_property(param: Param) -> object:
             limits["max"] = limits["soft_max"] = int(math.floor(param.maximum))
         if param.step:
             limits["step"] = max(1, int(param.step))
+        if param.step and param.step > 1:
+            common["update"] = _snapper(param)
         return props.IntProperty(default=int(param.default), **limits, **common)
     if param.minimum is not None:
         limits["min"] = limits["soft_min"] = float(param.minimum)
@@ -109,7 +142,7 @@ _annotations: dict[str, object] = {
         name="Placement",
         description="Where the new model goes",
         items=(
-            ("CURSOR", "3D Cursor", "Bottom centre of the model on the 3D cursor, real size"),
+            ("CURSOR", "3D Cursor", "Bottom center of the model on the 3D cursor, real size"),
             (
                 "PLACEHOLDER",
                 "Replace Selected",
@@ -144,10 +177,11 @@ _annotations: dict[str, object] = {
         min=1,
         max=8,
     ),
-    "show_advanced": props.BoolProperty(
-        name="Show Texture Options",
-        description="Show the texture finishing options",
-        default=False,
+    "active_job": props.StringProperty(
+        name="Selected Job",
+        description="The job whose details the Jobs panel shows",
+        default="",
+        options={"SKIP_SAVE"},
     ),
     "show_finished": props.BoolProperty(
         name="Show Finished Jobs",
@@ -202,6 +236,13 @@ def slot_path(slot: Any) -> str:
     if slot.image is not None:
         return image_file(slot.image)
     return os.path.normpath(bpy.path.abspath(slot.filepath)) if slot.filepath.strip() else ""
+
+
+def slot_key(slot: Any) -> str:
+    """What names a slot's picture for caches (its file, or its Blender image), no I/O."""
+    if slot.image is not None:
+        return f"image:{slot.image.name}"
+    return slot_path(slot)
 
 
 def used_slots(settings: Any) -> list[Any]:

@@ -20,8 +20,9 @@ class YVO3D_PT_capture(Panel):
     bl_space_type: Any = "VIEW_3D"
     bl_region_type: Any = "UI"
     bl_category = "YVO3D"
-    bl_parent_id = "YVO3D_PT_images"
+    bl_parent_id = "YVO3D_PT_main"
     bl_options = {"DEFAULT_CLOSED"}
+    bl_order = 10
 
     def draw(self, context: bpy.types.Context) -> None:
         group = getattr(context.scene, "yvo3d_capture", None)
@@ -45,6 +46,12 @@ class YVO3D_PT_capture(Panel):
         row.operator(YVO3D_OT_capture_reference.bl_idname, icon="RESTRICT_RENDER_OFF")
         add = row.operator(YVO3D_OT_capture_reference.bl_idname, text="", icon="ADD")
         add.new_slot = True
+        layout.label(text="Into the active image, or + for a new one")
+        views = layout.row(align=True)
+        views.operator("yvo3d.capture_views", text="Capture Front, Right, Back", icon="VIEW_ORTHO")
+        four = views.operator("yvo3d.capture_views", text="", icon="ADD")
+        four.fourth = True
+        layout.label(text="Views give a shape-only model", icon="INFO")
 
 
 class YVO3D_PT_image_editor(Panel):

@@ -1,5 +1,6 @@
 """UI layer: the Import Options and Selected Model sub-panels."""
 
+import math
 from typing import TYPE_CHECKING, Any
 
 import bpy
@@ -23,6 +24,7 @@ class YVO3D_PT_import_options(Panel):
     bl_category = "YVO3D"
     bl_parent_id = "YVO3D_PT_main"
     bl_options = {"DEFAULT_CLOSED"}
+    bl_order = 90
 
     def draw(self, context: bpy.types.Context) -> None:
         group = getattr(context.scene, "yvo3d_import", None)
@@ -43,6 +45,7 @@ class YVO3D_PT_result(Panel):
     bl_region_type: Any = "UI"
     bl_category = "YVO3D"
     bl_parent_id = "YVO3D_PT_main"
+    bl_order = 70
 
     @classmethod
     def poll(cls, context: bpy.types.Context) -> bool:
@@ -65,9 +68,15 @@ class YVO3D_PT_result(Panel):
             sign = "+" if degrees > 0 else "-"
             op = row.operator(YVO3D_OT_rotate_result.bl_idname, text=f"{axis} {sign}90", icon=icon)
             op.axis = axis
-            op.angle = degrees
+            op.angle = math.radians(degrees)
         layout.operator(YVO3D_OT_clean_up_result.bl_idname, icon="MOD_DECIM")
         layout.operator("yvo3d.mark_asset", icon="ASSET_MANAGER")
+        space = getattr(context, "space_data", None)
+        shading = getattr(getattr(space, "shading", None), "type", "")
+        if shading in ("SOLID", "WIREFRAME"):
+            row = layout.row(align=True)
+            row.label(text="Textures show in Material Preview", icon="SHADING_TEXTURE")
+            row.operator("yvo3d.show_textures", text="", icon="SHADING_TEXTURE")
 
 
 classes = (

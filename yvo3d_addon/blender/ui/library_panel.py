@@ -6,7 +6,9 @@ from typing import TYPE_CHECKING, Any
 import bpy
 from bpy.types import Panel, UIList
 
+from ...core.labels import describe
 from ...core.library import LibraryEntry
+from ...core.params import DEFAULT_TABLE
 from ..ops.library_ops import (
     YVO3D_OT_library_delete,
     YVO3D_OT_library_recall,
@@ -77,6 +79,8 @@ class YVO3D_PT_library(Panel):
     bl_space_type: Any = "VIEW_3D"
     bl_region_type: Any = "UI"
     bl_category = "YVO3D"
+    bl_options = {"DEFAULT_CLOSED"}
+    bl_order = 100
 
     def draw_header_preset(self, context: bpy.types.Context) -> None:
         layout: Any = self.layout
@@ -149,8 +153,8 @@ def _draw_entry(layout: Any, data: Any, entry: LibraryEntry, match: bool) -> Non
     if data.show_params:
         params = box.column(align=True)
         shown = {k: v for k, v in entry.body.items() if k != "images"} or entry.settings
-        for key in sorted(shown):
-            params.label(text=f"{key}: {shown[key]}")
+        for line in describe(DEFAULT_TABLE, shown):
+            params.label(text=line)
     row = box.row(align=True)
     row.scale_y = 1.2
     op = row.operator("yvo3d.import_job", text="Import (free)", icon="IMPORT")

@@ -46,7 +46,13 @@ class YVO3D_MT_object(Menu):
     bl_label = "YVO3D"
 
     def draw(self, context: bpy.types.Context) -> None:
-        draw_actions(self.layout, context)
+        layout: Any = self.layout
+        draw_actions(layout, context)
+        if applies(context):
+            layout.separator()
+        layout.operator("yvo3d.capture_reference", icon="RESTRICT_RENDER_OFF")
+        layout.operator("yvo3d.capture_views", icon="VIEW_ORTHO")
+        layout.operator("yvo3d.follow_job_id", text="Follow Job by ID…", icon="URL")
 
 
 def draw_context_menu(self: Any, context: bpy.types.Context) -> None:
@@ -67,6 +73,7 @@ class YVO3D_PT_placeholder(Panel):
     bl_region_type = "UI"
     bl_category = "YVO3D"
     bl_parent_id = "YVO3D_PT_main"
+    bl_order = 60
 
     @classmethod
     def poll(cls, context: bpy.types.Context) -> bool:
