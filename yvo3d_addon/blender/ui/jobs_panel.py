@@ -10,6 +10,7 @@ from typing import Any
 import bpy
 from bpy.types import Panel
 
+from ...core import spend
 from ...core.jobs import ACTIVE, BEFORE_PAYMENT, FOLLOWABLE, LABELS, UNFINISHED, Stage
 from ...core.store import JobRecord
 from ..ops import common
@@ -54,6 +55,10 @@ ACTIONS: dict[str, str] = {
     "still_running": "Resume to keep following it (free)",
     "interrupted": "Resume to keep following it (free)",
     "internal": "Report it: the job record is kept",
+    "price_check": "Not a price: check the service URL or proxy",
+    "paid_dry_run": "The price check started a job: follow it",
+    "unsafe_file": "Refused file: check the job in Scenario",
+    "too_large_download": "Raise Maximum Download, then resume",
 }
 FALLBACK_ACTION = "Check the job in Scenario before retrying"
 
@@ -85,11 +90,14 @@ def listed(manager: Any, settings: Any) -> list[JobRecord]:
 
 
 def price_text(record: JobRecord) -> str:
-    """A job's price: what it cost, or its quote before the paid request ("" unknown)."""
-    if record.cost is not None:
-        return f"{record.cost:g} cr"
-    if record.expected_cost is not None:
-        return f"~{record.expected_cost:g} cr"
+    """A job's price: what it cost, or its quote while it has not paid yet; "" for a job that
+    costs nothing (failed: Scenario refunds it; cancelled before paying) or is not priced."""
+    charged = spend.charged(record)
+    if charged:
+        return f"{charged:g} cr"
+    quote = record.cost if record.cost is not None else record.expected_cost
+    if record.stage in ACTIVE and quote is not None:
+        return f"~{quote:g} cr"
     return ""
 
 
@@ -227,9 +235,10 @@ class YVO3D_PT_jobs(Panel):
                 icon="ERROR",
                 alert=True,
             )
-        layout.label(text=spend_text(context), icon="FUND")
         settings = common.scene_settings(context)
         records = listed(manager, settings) if manager else []
+        if records or runtime.budget(context).active:
+            layout.label(text=spend_text(context), icon="FUND")
         if not records:
             layout.label(text="No jobs yet", icon="INFO")
             return
