@@ -97,8 +97,12 @@ def test_an_id_that_is_not_a_plain_name_never_comes_back(tmp_path):
     db = sqlite3.connect(os.path.join(lib.root, INDEX_NAME))
     for bad in ("../outside", "/etc", "a/b", ".."):
         row = {"id": bad, "name": "x", "created": 5.0, "fingerprint": "fp0", "service": ""}
-        db.execute("INSERT INTO entries VALUES (?, 'x', 5.0, 'fp0', '', ?)", (bad, json.dumps(row)))
+        db.execute(
+            "INSERT INTO entries VALUES (?, 'x', 'x', '', 5.0, 'fp0', '', ?)",
+            (bad, json.dumps(row)),
+        )
     db.commit()
     db.close()
     assert [e.id for e in lib.find("fp0")] == ["e0000"]
     assert [e.id for e in lib.entries()] == ["e0000"]
+    assert [row[0] for row in lib.index.listing()] == ["e0000"]

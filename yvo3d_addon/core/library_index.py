@@ -45,6 +45,8 @@ class LibraryIndex:
         self._read = read
         self._lock = threading.Lock()
         self.rebuilds = 0  # full rebuilds from entry.json (tests and the benchmark read it)
+        self.version = 0
+        """Changes when this process adds or deletes an entry or finds the folder changed."""
         self._db = self._connect()
 
     # -- opening
@@ -76,8 +78,8 @@ class LibraryIndex:
         # name: lower-cased, for search; data: the entry as entry.json holds it.
         db.execute(
             "CREATE TABLE IF NOT EXISTS entries (id TEXT PRIMARY KEY, name TEXT NOT NULL, "
-            "created REAL NOT NULL, fingerprint TEXT NOT NULL, service TEXT NOT NULL, "
-            "data TEXT NOT NULL)"
+            "title TEXT NOT NULL, job_id TEXT NOT NULL, created REAL NOT NULL, "
+            "fingerprint TEXT NOT NULL, service TEXT NOT NULL, data TEXT NOT NULL)"
         )
         db.execute("CREATE INDEX IF NOT EXISTS entries_fp ON entries (fingerprint)")
         db.execute("CREATE INDEX IF NOT EXISTS entries_created ON entries (created)")
@@ -129,15 +131,18 @@ class LibraryIndex:
             return
         known = {r[0] for r in self._db.execute("SELECT id FROM entries")}
         self._reconcile(self._db, known)
+        self.version += 1
 
     @staticmethod
     def _insert(db: sqlite3.Connection, row: Row) -> None:
         db.execute(
-            "INSERT OR REPLACE INTO entries (id, name, created, fingerprint, service, data) "
-            "VALUES (?, ?, ?, ?, ?, ?)",
+            "INSERT OR REPLACE INTO entries (id, name, title, job_id, created, fingerprint, "
+            "service, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 str(row["id"]),
                 str(row.get("name", "")).lower(),
+                str(row.get("name", "")),
+                str(row.get("job_id", "")),
                 float(row.get("created", 0.0) or 0.0),
                 str(row.get("fingerprint", "")),
                 str(row.get("service", "")),
@@ -148,10 +153,12 @@ class LibraryIndex:
     def put(self, row: Row) -> None:
         with self._lock:
             self._insert(self._db, row)
+            self.version += 1
 
     def remove(self, entry_id: str) -> None:
         with self._lock:
             self._db.execute("DELETE FROM entries WHERE id = ?", (entry_id,))
+            self.version += 1
 
     # -- reading
 
@@ -187,6 +194,16 @@ class LibraryIndex:
             "ORDER BY created DESC LIMIT ? OFFSET ?",
             (search.lower(), limit, max(0, offset)),
         )
+
+    def listing(self) -> list[tuple[str, str, float, str]]:
+        """(id, name, created, job id) of every entry, newest first: what a list shows, with
+        no record parsed."""
+        with self._lock:
+            self._fresh()
+            found = self._db.execute(
+                "SELECT id, title, created, job_id FROM entries ORDER BY created DESC"
+            ).fetchall()
+        return [(str(i), str(t), float(c), str(j)) for i, t, c, j in found if valid_id(str(i))]
 
     def count(self) -> int:
         with self._lock:

@@ -102,6 +102,8 @@ class JobStore:
                 "job_id TEXT, updated REAL NOT NULL, data TEXT NOT NULL)"
             )
             db.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT)")
+            db.execute("CREATE INDEX IF NOT EXISTS jobs_stage ON jobs (stage)")
+            db.execute("CREATE INDEX IF NOT EXISTS jobs_updated ON jobs (updated)")
             db.execute("INSERT OR IGNORE INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
             rows = db.execute("SELECT data FROM jobs").fetchall()
             for (data,) in rows:
@@ -132,7 +134,19 @@ class JobStore:
         return [JobRecord.from_json(r[0]) for r in rows]
 
     def by_stage(self, stages: set[str] | frozenset[str]) -> list[JobRecord]:
-        return [r for r in self.all() if r.stage in stages]
+        return self.current(stages, float("inf"))
+
+    def current(self, stages: set[str] | frozenset[str], since: float) -> list[JobRecord]:
+        """The jobs in `stages` and those changed at or after `since`, newest first: two
+        indexed lookups, never the whole history."""
+        marks = ", ".join("?" * len(stages))
+        with self._lock:
+            rows = self._db.execute(
+                f"SELECT data FROM jobs WHERE stage IN ({marks}) OR updated >= ? "  # noqa: S608
+                "ORDER BY updated DESC",
+                (*sorted(str(s) for s in stages), since),
+            ).fetchall()
+        return [JobRecord.from_json(r[0]) for r in rows]
 
     def delete(self, local_id: str) -> None:
         with self._lock:

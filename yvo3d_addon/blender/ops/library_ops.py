@@ -36,6 +36,9 @@ _entries: dict[str, LibraryEntry] = {}
 
 _NEVER = object()
 
+Row = tuple[str, str, float, str]
+"""(entry id, name, created, job id): a row of the library's index listing."""
+
 
 _seen: object = _NEVER
 """`_signature()` at the last refresh: a change (a new download, another library folder, the
@@ -95,63 +98,109 @@ def thumb_icon(key: str) -> int:
 
 
 def _signature() -> object:
-    """What the list depends on, from memory only (None while there is no job manager)."""
+    """What the list depends on, from memory only (None while there is no job manager): the
+    library's index counts its own adds and deletes, so no job is looked at."""
     manager = runtime.existing_manager()
     if manager is None:
         return None
-    return (
-        id(manager),
-        manager.library.root,
-        tuple(
-            (record.id, str(record.stage), record.library_id)
-            for record in manager.jobs()
-            if record.library_id
-        ),
-    )
+    return (id(manager), manager.library.root, manager.library.index.version)
+
+
+class _Listing:
+    """The list as plain Python, in the collection's order, made at each refresh: the UIList's
+    filter and sort read these, never the Blender collection (whose indexing is O(i))."""
+
+    ids: list[str] = []
+    names: list[str] = []  # lower-cased, for the search
+    ranks: list[int] = []  # newest first
+    flags: dict[tuple[str, int], list[int]] = {}
+
+
+def list_filter(text: str, bit: int, count: int) -> tuple[list[int], list[int]] | None:
+    """(flags, ranks) for the UIList from the last refresh (None: the collection changed
+    under it, e.g. another file loaded, and the caller reads it once)."""
+    if len(_Listing.ids) != count:
+        return None
+    key = (text, bit)
+    flags = _Listing.flags.get(key)
+    if flags is None:
+        flags = [bit if not text or text in name else 0 for name in _Listing.names]
+        _Listing.flags = {key: flags}  # one search text at a time
+    return flags, _Listing.ranks
+
+
+def _load_thumbnails(entry: LibraryEntry) -> None:
+    thumb = thumbnail_path(entry)
+    if thumb:
+        _load_preview(entry.id, thumb)
+    for index, path in enumerate(_input_paths(entry)):
+        if path:
+            _load_preview(f"{entry.id}/input{index}", path)
+
+
+def _add_item(data: Any, entry_id: str, name: str, created: float, job_id: str) -> None:
+    item = data.items.add()
+    item.name = name
+    item.entry_id = entry_id
+    item.created = created
+    item.date = _format_date(created)
+    item.job_id = job_id
+
+
+def _sync(data: Any, held: list[str], wanted: set[str], rows: list[Row]) -> list[Row]:
+    """Make the collection hold `rows`, in their order, touching only what changed (a new
+    download: one item added at the top); returns the rows it did not hold."""
+    known = set(held)
+    new = [row for row in rows if row[0] not in known]
+    kept = [entry_id for entry_id in held if entry_id in wanted]
+    at_top = [row[0] for row in rows[: len(new)]] == [row[0] for row in new]
+    if not held or not at_top or kept != [row[0] for row in rows[len(new) :]]:
+        data.items.clear()
+        for row in rows:
+            _add_item(data, *row)
+        return new
+    for index in reversed([i for i, entry_id in enumerate(held) if entry_id not in wanted]):
+        data.items.remove(index)
+    for position, row in enumerate(new):
+        _add_item(data, *row)
+        data.items.move(len(data.items) - 1, position)
+    return new
+
+
+def _remember(rows: list[Row]) -> None:
+    _Listing.ids = [row[0] for row in rows]
+    _Listing.names = [row[1].lower() for row in rows]
+    _Listing.ranks = list(range(len(rows)))
+    _Listing.flags = {}
 
 
 def refresh(context: bpy.types.Context) -> int:
-    """Read the library from disk into the list (keeps the selection when it still exists);
-    returns how many entries there are."""
+    """Bring the list up to date with the library's index (keeps the selection when it still
+    exists); returns how many entries there are. Only what changed is read: the new entries'
+    records (for their thumbnails), nothing for the others."""
     global _seen
     data = state(context)
     if data is None:
         return 0
+    library = runtime.manager(context).library
+    rows = library.index.listing()  # newest first
     selected = ""
     if 0 <= data.index < len(data.items):
         selected = data.items[data.index].entry_id
-    entries = runtime.manager(context).library.entries()
-    _entries.clear()
-    data.items.clear()
-    for entry in entries:
-        _entries[entry.id] = entry
-        item = data.items.add()
-        item.name = entry.name
-        item.entry_id = entry.id
-        item.created = entry.created
-        item.date = _format_date(entry.created)
-        item.job_id = entry.job_id
-        thumb = thumbnail_path(entry)
-        if thumb:
-            _load_preview(entry.id, thumb)
-        for index, path in enumerate(_input_paths(entry)):
-            if path:
-                _load_preview(f"{entry.id}/input{index}", path)
-    ids = [item.entry_id for item in data.items]
-    data.index = ids.index(selected) if selected in ids else 0
+    held = [item.entry_id for item in data.items]  # one pass over the collection
+    wanted = {row[0] for row in rows}
+    new = _sync(data, held, wanted, rows)
+    for gone in set(_entries) - wanted:
+        del _entries[gone]
+    for entry_id, *_ in new:
+        entry = library.get(entry_id)
+        if entry is not None:
+            _entries[entry_id] = entry
+            _load_thumbnails(entry)
+    _remember(rows)
+    data.index = _Listing.ids.index(selected) if selected in wanted else 0
     _seen = _signature()
-    return len(entries)
-
-
-def select(context: bpy.types.Context, entry_id: str) -> bool:
-    data = state(context)
-    if data is None:
-        return False
-    for index, item in enumerate(data.items):
-        if item.entry_id == entry_id:
-            data.index = index
-            return True
-    return False
+    return len(rows)
 
 
 def _refresh_timer() -> None:
@@ -178,9 +227,9 @@ def _refresh_soon() -> None:
 
 def active_entry(context: bpy.types.Context) -> LibraryEntry | None:
     data = state(context)
-    if data is None or not 0 <= data.index < len(data.items):
+    if data is None or not 0 <= data.index < len(_Listing.ids):
         return None
-    return _entries.get(data.items[data.index].entry_id)
+    return _entries.get(_Listing.ids[data.index])
 
 
 def _entry(context: bpy.types.Context, entry_id: str) -> LibraryEntry | None:
@@ -345,6 +394,7 @@ def unregister() -> None:
         previews.remove(_previews)
         _previews = None
     _entries.clear()
+    _remember([])
     _seen = _NEVER
 
 

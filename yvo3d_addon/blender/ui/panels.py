@@ -12,7 +12,7 @@ from typing import Any
 import bpy
 from bpy.types import Panel
 
-from ...core.jobs import ACTIVE, FOLLOWABLE, LABELS, UNFINISHED, Stage
+from ...core.jobs import ACTIVE, FOLLOWABLE, LABELS, Stage
 from ...core.params import MAX_IMAGES, Param
 from ...core.store import JobRecord
 from ..ops import common, generate
@@ -22,7 +22,6 @@ from ..settings import preferences, properties
 
 CATEGORY = common.SIDEBAR_CATEGORY
 MULTI_VIEW_LINE = "Multi-view: the result will be shape only"
-RECENT_SECONDS = 24 * 3600.0
 MAX_LISTED = 8
 STORE_RECOVERED = (
     "The job list was damaged, so a new one was started; jobs it held are no longer "
@@ -312,15 +311,8 @@ class YVO3D_PT_generate(_Sidebar, Panel):
 
 
 def _listed(manager: Any, settings: Any) -> list[JobRecord]:
-    now = time.time()
     show_finished = settings is None or settings.show_finished
-    listed = []
-    for record in manager.jobs():
-        if record.stage in UNFINISHED:
-            listed.append(record)
-        elif show_finished and now - (record.finished_at or record.updated) < RECENT_SECONDS:
-            listed.append(record)
-    return listed[:MAX_LISTED]
+    return list(manager.shown(show_finished)[:MAX_LISTED])
 
 
 def price_text(record: JobRecord) -> str:
