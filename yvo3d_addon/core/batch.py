@@ -22,6 +22,7 @@ from enum import StrEnum
 from typing import Any
 
 from . import errors, images
+from .batch_journal import Journal
 from .client import ScenarioClient, check_glb
 from .jobs import BEFORE_PAYMENT, FOLLOWABLE, LABELS, JobManager, Stage
 from .params import Param, ParamTable
@@ -297,18 +298,20 @@ _SAVED = (
 
 
 class StateFile:
-    """<out>/yvo3d-batch.json: each item's status and job ids, rewritten (atomically) at every
-    change, so that a re-run skips what is done and follows, never re-sends, what was paid."""
+    """<out>/yvo3d-batch.json: each item's status and job ids, every change appended at once to
+    its journal and the whole rewritten (atomically) every few seconds and at the end, so that
+    a re-run skips what is done and follows, never re-sends, what was paid."""
 
     def __init__(self, path: str) -> None:
         self.path = path
         self.saved: dict[str, dict[str, Any]] = {}
         self._lock = threading.Lock()
+        self.journal = Journal(path)  # the changes since the summary was last written
         try:
             with open(path, encoding="utf-8") as fh:
                 data = json.load(fh)
         except FileNotFoundError:
-            return
+            data = {}
         except (OSError, ValueError) as exc:
             raise errors.InputError(
                 f"The batch state file {path!r} is damaged ({exc}).",
@@ -318,6 +321,7 @@ class StateFile:
         found = data.get("items") if isinstance(data, dict) else None
         if isinstance(found, dict):
             self.saved = {k: v for k, v in found.items() if isinstance(v, dict)}
+        self.saved.update(self.journal.replay())
 
     def restore(self, item: Item) -> None:
         saved = self.saved.get(item.key)
@@ -327,8 +331,11 @@ class StateFile:
             if name in saved:
                 setattr(item, name, saved[name])
 
-    def save(self, items: Iterable[Item]) -> None:
+    def save(self, items: Iterable[Item], compact: bool = True) -> None:
+        """Record the items' state: one journal line (O(1)) unless `compact` or the summary is
+        due (bounded rate), then the whole summary and an empty journal."""
         with self._lock:
+            changed = []
             for item in items:
                 self.saved[item.key] = {
                     "name": item.name,
@@ -336,12 +343,19 @@ class StateFile:
                     "output": item.output,
                     **{n: getattr(item, n) for n in _SAVED},
                 }
+                changed.append(item.key)
+            if not compact and not self.journal.due():
+                if changed:
+                    self.journal.append({key: self.saved[key] for key in changed})
+                return
+            started = time.monotonic()
             data = {"version": STATE_VERSION, "updated": time.time(), "items": self.saved}
             os.makedirs(os.path.dirname(os.path.abspath(self.path)), exist_ok=True)
             tmp = self.path + ".tmp"
             with open(tmp, "w", encoding="utf-8") as fh:
                 json.dump(data, fh, indent=1, sort_keys=True)
             os.replace(tmp, self.path)
+            self.journal.compacted(time.monotonic() - started)
 
 
 # -- the run -------------------------------------------------------------------------------------
@@ -408,7 +422,12 @@ class Run:
 
     def save(self, *items: Item) -> None:
         if self.state is not None and not self.dry_run:
-            self.state.save(items or self.items)
+            self.state.save(items or self.items, compact=not items)
+
+    def save_due(self) -> None:
+        """The summary rewritten when the journal holds changes and it is due (bounded rate)."""
+        if self.state is not None and not self.dry_run and self.state.journal.pending:
+            self.state.save((), compact=False)
 
     # -- planning (no request is sent) --
 
@@ -540,7 +559,7 @@ class Run:
                 item.note = "identical to an earlier result in the library: reused, free"
                 self.emit(f"[yvo3d] {item.key}: reused from the library (free) -> {item.output}")
                 return False
-            for record in self.manager.jobs():
+            for record in self.manager.unfinished():
                 if record.fingerprint == item.fingerprint and (
                     record.stage in FOLLOWABLE or record.stage == Stage.SUBMITTING
                 ):
@@ -595,6 +614,7 @@ class Run:
                     self.manager.drain()
                 for item in list(self._inflight.values()):
                     self._update(item)
+                self.save_due()
                 if self.stop.is_set() and cancel_deadline is None:
                     self.interrupted = True
                     cancel_deadline = time.monotonic() + self.grace
