@@ -72,3 +72,13 @@ def test_resume_copies_only_unfinished_jobs(tmp_path, monkeypatch):
     assert set(copied) == {"cut"}
     assert manager.get("cut").stage == Stage.FAILED
     assert manager.get("cut").error_code == "interrupted"
+
+
+def test_a_damaged_record_is_still_caught_when_the_store_opens(tmp_path):
+    """The start-up check reads no record in Python, yet a record that is not JSON still moves
+    the store aside (the add-on never loads with a store it cannot read)."""
+    store = _history(tmp_path, 3)
+    store._db.execute("UPDATE jobs SET data = '{\"id\": \"old1\", broken' WHERE id = 'old1'")
+    store.close()
+    again = JobStore(store.path)
+    assert again.recovered_from and again.all() == []
