@@ -87,8 +87,17 @@ def test_folders_changed_by_hand_are_picked_up(tmp_path):
     # The folder's mtime may not tick on a coarse clock: make sure it differs.
     stat = os.stat(lib.root)
     os.utime(lib.root, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))
+    assert lib.find("fp1") == []  # its file is gone: never offered as a free import
+    # Seen on reconcile (the Refresh button) ...
+    lib.index.reconcile()
     assert [e.id for e in lib.entries()] == ["copied", "e0002", "e0000"]
+    assert [row[0] for row in lib.index.listing()] == ["copied", "e0002", "e0000"]
     assert [e.id for e in lib.find("fp-copied")] == ["copied"]
+    # ... and when the library is opened after the folder changed.
+    shutil.rmtree(os.path.join(lib.root, "copied"))
+    stat = os.stat(lib.root)
+    os.utime(lib.root, ns=(stat.st_atime_ns, stat.st_mtime_ns + 2 * 10**9))
+    assert [e.id for e in Library(lib.root).entries()] == ["e0002", "e0000"]
     assert lib.index.rebuilds == 1  # made once, empty, with the library; reconciled since
 
 

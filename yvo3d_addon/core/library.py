@@ -131,7 +131,8 @@ class Library:
         service when `service` is given."""
         if not fingerprint:
             return []
-        return [self._from_row(row) for row in self.index.find(fingerprint, service)]
+        found = [self._from_row(row) for row in self.index.find(fingerprint, service)]
+        return [e for e in found if os.path.isfile(e.glb_path)]  # a file deleted by hand
 
     def delete(self, entry_id: str) -> None:
         shutil.rmtree(os.path.join(self.root, entry_id), ignore_errors=True)

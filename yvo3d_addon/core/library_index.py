@@ -2,10 +2,11 @@
 fingerprint, a listing or a search never walks the folder.
 
 Blender-free. `entry.json` files stay the durable, readable copy: the index is written when an
-entry is added or deleted, rebuilt from them when it is missing or damaged, and reconciled with
-the folder (new folders read, vanished ones dropped) when the library folder changed since the
-index last saw it (one `stat` per call tells). Ids read back are checked against a strict
-pattern before they reach a path.
+entry is added or deleted (by this process or another one sharing the library), rebuilt from
+them when it is missing or damaged, and reconciled with the folder (new folders read, vanished
+ones dropped) when it is opened and the folder changed since it was last reconciled, and on
+`reconcile()` (the Refresh button): changes made by hand are seen then, never walked for on a
+lookup. Ids read back are checked against a strict pattern before they reach a path.
 """
 
 from __future__ import annotations
@@ -28,6 +29,8 @@ SCHEMA = "1"
 _ID = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
 
 Row = dict[str, Any]
+ListRow = tuple[str, str, float, str]
+"""(id, name, created, job id): what a list of entries shows."""
 Reader = Callable[[str], "Row | None"]
 """Reads one entry folder's `entry.json` as the index stores it (None: not a complete entry)."""
 
@@ -47,7 +50,12 @@ class LibraryIndex:
         self.rebuilds = 0  # full rebuilds from entry.json (tests and the benchmark read it)
         self.version = 0
         """Changes when this process adds or deletes an entry or finds the folder changed."""
+        self._listed: list[ListRow] | None = None
+        self._listed_ids: set[str] = set()
+        """listing(), newest first, kept up to date by put and remove (None: read it again)."""
         self._db = self._connect()
+        with self._lock:
+            self._fresh()
 
     # -- opening
 
@@ -129,8 +137,18 @@ class LibraryIndex:
         seen = self._db.execute("SELECT value FROM meta WHERE key = 'seen'").fetchone()
         if seen is not None and seen[0] == mark:
             return
+        self.reconcile(locked=True)
+
+    def reconcile(self, locked: bool = False) -> None:
+        """Read the folders the index does not know, drop those that are gone (a walk of the
+        folder's names: at open when it changed, and when the user asks)."""
+        if not locked:
+            with self._lock:
+                self.reconcile(locked=True)
+            return
         known = {r[0] for r in self._db.execute("SELECT id FROM entries")}
         self._reconcile(self._db, known)
+        self._listed = None
         self.version += 1
 
     @staticmethod
@@ -154,17 +172,31 @@ class LibraryIndex:
         with self._lock:
             self._insert(self._db, row)
             self.version += 1
+            entry_id, created = str(row["id"]), float(row.get("created", 0.0) or 0.0)
+            listed = self._listed
+            if (
+                listed is not None
+                and valid_id(entry_id)
+                and entry_id not in self._listed_ids
+                and (not listed or created >= listed[0][2])
+            ):  # the newest, as a new download is: at the top, no re-read
+                listed.insert(
+                    0, (entry_id, str(row.get("name", "")), created, str(row.get("job_id", "")))
+                )
+                self._listed_ids.add(entry_id)
+            else:
+                self._listed = None  # read again when asked
 
     def remove(self, entry_id: str) -> None:
         with self._lock:
             self._db.execute("DELETE FROM entries WHERE id = ?", (entry_id,))
+            self._listed = None
             self.version += 1
 
     # -- reading
 
     def _rows(self, sql: str, args: tuple[Any, ...]) -> list[Row]:
         with self._lock:
-            self._fresh()
             found = self._db.execute(sql, args).fetchall()
         rows = []
         for (data,) in found:
@@ -195,19 +227,22 @@ class LibraryIndex:
             (search.lower(), limit, max(0, offset)),
         )
 
-    def listing(self) -> list[tuple[str, str, float, str]]:
+    def listing(self) -> list[ListRow]:
         """(id, name, created, job id) of every entry, newest first: what a list shows, with
-        no record parsed."""
+        no record parsed (read once, then kept up to date by put and remove)."""
         with self._lock:
-            self._fresh()
-            found = self._db.execute(
-                "SELECT id, title, created, job_id FROM entries ORDER BY created DESC"
-            ).fetchall()
-        return [(str(i), str(t), float(c), str(j)) for i, t, c, j in found if valid_id(str(i))]
+            if self._listed is None:
+                found = self._db.execute(
+                    "SELECT id, title, created, job_id FROM entries ORDER BY created DESC"
+                ).fetchall()
+                self._listed = [
+                    (str(i), str(t), float(c), str(j)) for i, t, c, j in found if valid_id(str(i))
+                ]
+                self._listed_ids = {r[0] for r in self._listed}
+            return list(self._listed)
 
     def count(self) -> int:
         with self._lock:
-            self._fresh()
             found = self._db.execute("SELECT COUNT(*) FROM entries").fetchone()
         return int(found[0])
 

@@ -187,7 +187,9 @@ def refresh(context: bpy.types.Context) -> int:
     selected = ""
     if 0 <= data.index < len(data.items):
         selected = data.items[data.index].entry_id
-    held = [item.entry_id for item in data.items]  # one pass over the collection
+    held = list(_Listing.ids)  # what the collection holds since the last refresh ...
+    if len(held) != len(data.items):  # ... unless it changed under us (one pass over it)
+        held = [item.entry_id for item in data.items]
     wanted = {row[0] for row in rows}
     new = _sync(data, held, wanted, rows)
     for gone in set(_entries) - wanted:
@@ -247,6 +249,7 @@ class YVO3D_OT_library_refresh(Operator):
 
     def execute(self, context: bpy.types.Context) -> Result:
         try:
+            runtime.manager(context).library.index.reconcile()  # folders changed by hand
             count = refresh(context)
         except errors.Yvo3dError as exc:
             self.report({"ERROR"}, exc.user_text())
