@@ -4,6 +4,7 @@ by events, and a resume that touches only the unfinished jobs, however long the 
 from __future__ import annotations
 
 import copy
+import sqlite3
 import time
 
 from yvo3d_addon.core import jobs
@@ -78,7 +79,13 @@ def test_a_damaged_record_is_still_caught_when_the_store_opens(tmp_path):
     """The start-up check reads no record in Python, yet a record that is not JSON still moves
     the store aside (the add-on never loads with a store it cannot read)."""
     store = _history(tmp_path, 3)
-    store._db.execute("UPDATE jobs SET data = '{\"id\": \"old1\", broken' WHERE id = 'old1'")
     store.close()
+    again = JobStore(store.path)  # unchanged since this process closed it: not checked again
+    assert not again.recovered_from and len(again.all()) == 6
+    again.close()
+    damage = sqlite3.connect(store.path)  # another hand (a disk fault, a tool) damages it
+    damage.execute("UPDATE jobs SET data = '{\"id\": \"old1\", broken' WHERE id = 'old1'")
+    damage.commit()
+    damage.close()
     again = JobStore(store.path)
     assert again.recovered_from and again.all() == []

@@ -21,6 +21,18 @@ log = logging.getLogger(__name__)
 
 SCHEMA_VERSION = 1
 
+_VERIFIED: dict[str, tuple[int, int]] = {}
+"""(size, mtime) of each store file as this process closed it: reopened unchanged in the same
+session (a manager made again), it is not checked again (the integrity check is once a session)."""
+
+
+def _mark(path: str) -> tuple[int, int]:
+    try:
+        stat = os.stat(path)
+    except OSError:
+        return (-1, -1)
+    return (stat.st_size, stat.st_mtime_ns)
+
 
 @dataclass
 class JobRecord:
@@ -91,8 +103,10 @@ class JobStore:
         import sqlite3
 
         db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+        mark = _mark(self.path)
+        checked = mark[0] > 0 and _VERIFIED.pop(self.path, None) == mark
         try:
-            check = db.execute("PRAGMA quick_check").fetchone()
+            check = ("ok",) if checked else db.execute("PRAGMA quick_check").fetchone()
             if not check or check[0] != "ok":
                 raise sqlite3.DatabaseError(f"integrity check: {check}")
             db.execute("PRAGMA journal_mode=WAL")
@@ -106,7 +120,11 @@ class JobStore:
             db.execute("CREATE INDEX IF NOT EXISTS jobs_updated ON jobs (updated)")
             db.execute("INSERT OR IGNORE INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
             # Every record is JSON (checked by SQLite in C: no record parsed at start-up).
-            bad = db.execute("SELECT COUNT(*) FROM jobs WHERE NOT json_valid(data)").fetchone()
+            bad = (
+                (0,)
+                if checked
+                else db.execute("SELECT COUNT(*) FROM jobs WHERE NOT json_valid(data)").fetchone()
+            )
             if bad and bad[0]:
                 raise ValueError(f"{bad[0]} damaged job record(s)")
         except (sqlite3.DatabaseError, ValueError) as exc:
@@ -156,3 +174,4 @@ class JobStore:
     def close(self) -> None:
         with self._lock:
             self._db.close()
+        _VERIFIED[self.path] = _mark(self.path)
