@@ -255,10 +255,13 @@ def test_a_long_library_costs_no_walk_per_redraw(
 
     for n in range(200):
         add(n)
-    assert ui.refresh(bpy.context) == 200
     reads: list[str] = []
     real_get = type(library).get
     monkeypatch.setattr(type(library), "get", lambda self, i: reads.append(i) or real_get(self, i))
+    assert ui.refresh(bpy.context) == 200
+    # The first fill reads the newest entries' records for their thumbnails, not all 200.
+    assert len(reads) == ui.THUMBS_AT_REFRESH < 200
+    reads.clear()
     data = bpy.context.window_manager.yvo3d_library
     fake = SimpleNamespace(bitflag_filter_item=1 << 30, filter_name="")
     for search, shown in (("", 200), ("model 19", 11)):
@@ -275,3 +278,13 @@ def test_a_long_library_costs_no_walk_per_redraw(
     assert ui.refresh(bpy.context) == 201
     assert reads == [newest] and data.items[0].entry_id == newest
     assert ui.active_entry(bpy.context) is not None
+
+    # An old row scrolled into view: its thumbnail is read right after that draw, from the
+    # index (no entry.json), and asked for once only.
+    ui.want_thumbnail("lib_0003")
+    assert bpy.app.timers.is_registered(ui._thumbs_timer)
+    ui._thumbs_timer()  # what the timer does (timers need a window)
+    bpy.app.timers.unregister(ui._thumbs_timer)
+    ui.want_thumbnail("lib_0003")
+    assert not bpy.app.timers.is_registered(ui._thumbs_timer)
+    assert reads == [newest]

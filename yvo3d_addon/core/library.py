@@ -71,7 +71,8 @@ class Library:
             return None
         return entry.to_dict()
 
-    def _from_row(self, data: Row) -> LibraryEntry:
+    def entry_of(self, data: Row) -> LibraryEntry:
+        """The entry an index row holds (no file read)."""
         known = {f.name for f in fields(LibraryEntry)}
         entry = LibraryEntry(**{k: v for k, v in data.items() if k in known})
         entry.folder = os.path.join(self.root, entry.id)
@@ -124,14 +125,14 @@ class Library:
     def entries(self, search: str = "", offset: int = 0, limit: int = -1) -> list[LibraryEntry]:
         """Complete entries, newest first, from the index (paged by `offset` and `limit`);
         `search` matches the name, case-insensitively."""
-        return [self._from_row(row) for row in self.index.page(search, offset, limit)]
+        return [self.entry_of(row) for row in self.index.page(search, offset, limit)]
 
     def find(self, fingerprint: str, service: str | None = None) -> list[LibraryEntry]:
         """Past results of an identical request (same images, same parameters), from the same
         service when `service` is given."""
         if not fingerprint:
             return []
-        found = [self._from_row(row) for row in self.index.find(fingerprint, service)]
+        found = [self.entry_of(row) for row in self.index.find(fingerprint, service)]
         return [e for e in found if os.path.isfile(e.glb_path)]  # a file deleted by hand
 
     def delete(self, entry_id: str) -> None:

@@ -208,6 +208,10 @@ class LibraryIndex:
                 rows.append(row)
         return rows
 
+    def get(self, entry_id: str) -> Row | None:
+        found = self._rows("SELECT data FROM entries WHERE id = ?", (entry_id,))
+        return found[0] if found else None
+
     def find(self, fingerprint: str, service: str | None) -> list[Row]:
         args: tuple[str, ...]
         if service is None:

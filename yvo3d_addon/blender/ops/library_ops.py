@@ -194,7 +194,8 @@ def refresh(context: bpy.types.Context) -> int:
     new = _sync(data, held, wanted, rows)
     for gone in set(_entries) - wanted:
         del _entries[gone]
-    for entry_id, *_ in new:
+    for entry_id, *_ in new[:THUMBS_AT_REFRESH]:  # the newest; the others when drawn
+        _thumbs_tried.add(entry_id)
         entry = library.get(entry_id)
         if entry is not None:
             _entries[entry_id] = entry
@@ -214,11 +215,54 @@ def _refresh_timer() -> None:
         # on every redraw: only a change of what the list depends on asks again.
         _seen = _signature()
         return
+    _tag_viewports()
+
+
+def _tag_viewports() -> None:
     wm: Any = bpy.context.window_manager
     for window in getattr(wm, "windows", ()):
         for area in window.screen.areas if window.screen else ():
             if area.type == "VIEW_3D":
                 area.tag_redraw()
+
+
+THUMBS_AT_REFRESH = 32
+"""Entries whose thumbnails a refresh reads, newest first; the others' when their row is first
+drawn (a library of thousands never reads thousands of files at once)."""
+
+_thumbs_tried: set[str] = set()
+_thumbs_wanted: set[str] = set()
+
+
+def want_thumbnail(entry_id: str) -> None:
+    """From draw: read this row's thumbnail right after (draw may not read files)."""
+    if entry_id in _thumbs_tried:
+        return
+    _thumbs_tried.add(entry_id)
+    _thumbs_wanted.add(entry_id)
+    if not bpy.app.timers.is_registered(_thumbs_timer):
+        bpy.app.timers.register(_thumbs_timer, first_interval=0.0)
+
+
+def _lookup(entry_id: str) -> LibraryEntry | None:
+    """An entry from memory, else from the library's index (one indexed read, no file)."""
+    entry = _entries.get(entry_id)
+    manager = runtime.existing_manager()
+    if entry is None and manager is not None:
+        row = manager.library.index.get(entry_id)
+        entry = manager.library.entry_of(row) if row is not None else None
+        if entry is not None:
+            _entries[entry_id] = entry
+    return entry
+
+
+def _thumbs_timer() -> None:
+    for entry_id in list(_thumbs_wanted):
+        entry = _lookup(entry_id)
+        if entry is not None:
+            _load_thumbnails(entry)
+    _thumbs_wanted.clear()
+    _tag_viewports()
 
 
 def _refresh_soon() -> None:
@@ -231,7 +275,7 @@ def active_entry(context: bpy.types.Context) -> LibraryEntry | None:
     data = state(context)
     if data is None or not 0 <= data.index < len(_Listing.ids):
         return None
-    return _entries.get(_Listing.ids[data.index])
+    return _lookup(_Listing.ids[data.index])
 
 
 def _entry(context: bpy.types.Context, entry_id: str) -> LibraryEntry | None:
@@ -380,6 +424,7 @@ class YVO3D_OT_library_delete(Operator):
         if _previews is not None:
             for key in [k for k in _previews if k == entry.id or k.startswith(entry.id + "/")]:
                 del _previews[key]
+        _thumbs_tried.discard(entry.id)
         if runtime.library_match.get("entry") == entry.id:
             runtime.library_match.clear()
         refresh(context)
@@ -397,6 +442,10 @@ def unregister() -> None:
         previews.remove(_previews)
         _previews = None
     _entries.clear()
+    _thumbs_tried.clear()
+    _thumbs_wanted.clear()
+    if bpy.app.timers.is_registered(_thumbs_timer):
+        bpy.app.timers.unregister(_thumbs_timer)
     _remember([])
     _seen = _NEVER
 

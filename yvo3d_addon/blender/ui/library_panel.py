@@ -19,6 +19,7 @@ from ..ops.library_ops import (
     active_entry,
     list_filter,
     thumb_icon,
+    want_thumbnail,
 )
 from ..session import runtime
 from ..settings.library_list import state
@@ -43,6 +44,8 @@ class YVO3D_UL_library(UIList):
         flt_flag: int | None = 0,
     ) -> None:
         thumb = thumb_icon(item.entry_id)
+        if not thumb:
+            want_thumbnail(item.entry_id)  # read right after this draw, once
         row = layout.row(align=True)
         if thumb:
             row.label(text=item.name, icon_value=thumb)
