@@ -50,6 +50,7 @@ METRICS: dict[str, tuple[str, str, float, str]] = {
     "filter": ("Library list filter + sort, per redraw", "ms", 0.002, "redraw"),
     "tick": ("tick + what its redraw reads (status bar, Jobs panel)", "ms", 0.002, "redraw"),
     "refresh": ("Library refresh when a job lands", "ms", 0.020, "event"),
+    "fill": ("Library list's first fill in a session", "ms", 0.020, "event"),
     "find": ("duplicate check at Generate (`Library.find`)", "ms", 0.020, "event"),
     "resume": ("`resume_pending` at a file load", "ms", 0.020, "event"),
     "start": ("job manager start at enable (store checked, jobs read)", "ms", 0.020, "event"),
@@ -205,6 +206,17 @@ def measure(scene: Scene, size: int) -> dict[str, float]:
         refreshes.append(time.perf_counter() - started)
     out["refresh"] = statistics.median(refreshes)
 
+    def first_fill() -> None:
+        data.items.clear()  # as at the session's start: an empty list, nothing cached
+        for name in ("_remember",):
+            if hasattr(library_ops, name):
+                getattr(library_ops, name)([])
+        library_ops._entries.clear()  # noqa: SLF001
+        getattr(library_ops, "_thumbs_tried", set()).clear()
+        library_ops.refresh(ctx)
+
+    out["fill"] = median(first_fill)
+
     fingerprint = f"{size // 2:064x}"
     out["find"] = median(lambda: scene.library.find(fingerprint))
     out["resume"] = median(lambda: handlers.resume_pending(ctx))
@@ -327,7 +339,9 @@ def write_doc(path: Path, before: dict[str, Any] | None, after: dict[str, Any]) 
         "`filter` calls the UIList's `filter_items` on the window manager's list after a refresh;",
         "`tick` is the follower's tick plus the status bar's summary and the Jobs panel's list",
         "(headless: the redraw itself is Blender's C drawing, not ours); `refresh` adds one entry",
-        "(a landing job) then times the Library refresh; `resume` is `resume_pending` with",
+        "(a landing job) then times the Library refresh; `fill` empties the list and times the",
+        "refresh that fills it, as the first draw of a session does; `resume` is",
+        "`resume_pending` with",
         "credentials set (nothing unfinished to follow); `start` shuts the job manager down and",
         "makes it again as at enable (the store opened and checked, the records it holds read),",
         "`restart` as when it is made again in the same session; `memory` is",
