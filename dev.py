@@ -295,9 +295,30 @@ def cmd_demo(args: argparse.Namespace) -> int:
 def cmd_bench(args: argparse.Namespace) -> int:
     """The performance benchmark (on demand, never in CI): writes docs/performance.md."""
     setup(["bpy50"])
+    if args.scale:
+        return cmd_bench_scale(args)
     cmd: list[object] = [python_of("bpy50"), ROOT / "bench" / "run.py"]
     if args.quick:
         cmd.append("--quick")
+    return run(cmd)
+
+
+def cmd_bench_scale(args: argparse.Namespace) -> int:
+    """The scale benchmark (N = 100 to 20,000): this branch, and `--before-zip` for the table's
+    "before" column, each in a Blender process of its own; writes docs/performance.md's section."""
+    scale = ROOT / "bench" / "scale.py"
+    doc = ROOT / "docs" / "performance.md"
+    cmd: list[object] = [python_of("bpy50"), scale, "--doc", doc]
+    if args.before_zip:
+        before = ROOT / "dist" / "scale-before.json"
+        before.parent.mkdir(exist_ok=True)
+        code = run(
+            [python_of("bpy50"), scale, "--zip", args.before_zip, "--build", "before"]
+            + ["--json", before]
+        )
+        if code:
+            return code
+        cmd += ["--before", before]
     return run(cmd)
 
 
@@ -317,6 +338,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--image", help="your own reference image (default: one made in code)")
     p = sub.add_parser("bench", help="performance benchmark; writes docs/performance.md")
     p.add_argument("--quick", action="store_true", help="a short trial run; writes nothing")
+    p.add_argument("--scale", action="store_true", help="the scale benchmark (N up to 20,000)")
+    p.add_argument("--before-zip", help="with --scale: also measure this older build")
     args = parser.parse_args(argv)
     if args.command == "bench":
         return cmd_bench(args)

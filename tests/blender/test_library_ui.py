@@ -205,3 +205,87 @@ def test_reveal_and_delete(yvo: SimpleNamespace, monkeypatch: pytest.MonkeyPatch
     with pytest.raises(RuntimeError, match="missing"):
         bpy.ops.yvo3d.library_reveal(entry_id=drop.id)
     assert yvo.server.counts() == {}
+
+
+class _Counted:
+    """A collection stand-in that counts what a filter asks of it."""
+
+    def __init__(self, items: Any) -> None:
+        self.items, self.indexed, self.passes = items, 0, 0
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __iter__(self) -> Any:
+        self.passes += 1
+        return iter(self.items)
+
+    def __getitem__(self, index: int) -> Any:
+        self.indexed += 1
+        return self.items[index]
+
+
+def test_a_long_library_costs_no_walk_per_redraw(
+    yvo: SimpleNamespace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """N = 200 entries: a redraw's filter and sort index the Blender collection zero times
+    (indexing it is O(i), so a sort key reading items[i] is quadratic) and read no entry.json;
+    a new download refreshes the list by reading its own record only."""
+    ui = mod("library_ui")
+    library = mod("runtime").manager(bpy.context).library
+    model = glb.textured_glb(triangles=4, texture_size=4)
+
+    def add(n: int) -> str:
+        entry_id = f"lib_{n:04d}"
+        Path(library.glb_dest(entry_id)).write_bytes(model)
+        library.add(
+            core("library").new_entry(
+                id=entry_id,
+                name=f"Model {n}",
+                created=1000.0 + n,
+                job_id=f"job{n}",
+                asset_ids=[],
+                glb_asset_id="",
+                fingerprint=f"fp{n}",
+                settings={},
+                body={},
+            ),
+            [],
+        )
+        return entry_id
+
+    for n in range(200):
+        add(n)
+    reads: list[str] = []
+    real_get = type(library).get
+    monkeypatch.setattr(type(library), "get", lambda self, i: reads.append(i) or real_get(self, i))
+    assert ui.refresh(bpy.context) == 200
+    # The first fill reads the newest entries' records for their thumbnails, not all 200.
+    assert len(reads) == ui.THUMBS_AT_REFRESH < 200
+    reads.clear()
+    data = bpy.context.window_manager.yvo3d_library
+    fake = SimpleNamespace(bitflag_filter_item=1 << 30, filter_name="")
+    for search, shown in (("", 200), ("model 19", 11)):
+        data.search = search
+        counted = _Counted(data.items)
+        flags, ranks = ui.YVO3D_UL_library.filter_items(
+            fake, bpy.context, SimpleNamespace(items=counted), "items"
+        )
+        assert counted.indexed == 0 and sum(1 for f in flags if f) == shown
+        assert data.items[ranks.index(0)].name == "Model 199"  # newest first
+    assert reads == []
+
+    newest = add(500)
+    assert ui.refresh(bpy.context) == 201
+    assert reads == [newest] and data.items[0].entry_id == newest
+    assert ui.active_entry(bpy.context) is not None
+
+    # An old row scrolled into view: its thumbnail is read right after that draw, from the
+    # index (no entry.json), and asked for once only.
+    ui.want_thumbnail("lib_0003")
+    assert bpy.app.timers.is_registered(ui._thumbs_timer)
+    ui._thumbs_timer()  # what the timer does (timers need a window)
+    bpy.app.timers.unregister(ui._thumbs_timer)
+    ui.want_thumbnail("lib_0003")
+    assert not bpy.app.timers.is_registered(ui._thumbs_timer)
+    assert reads == [newest]

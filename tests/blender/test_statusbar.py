@@ -3,6 +3,7 @@ model that lands long after it was started."""
 
 from __future__ import annotations
 
+import time
 from types import SimpleNamespace
 from typing import Any
 
@@ -81,3 +82,29 @@ def test_a_model_that_lands_long_after_it_started_is_announced(
     addon: Any, age: float, words: str
 ) -> None:
     assert words in mod("statusbar").landed_text("Chair", 1000.0, now=1000.0 + age)
+
+
+def test_a_tick_asks_for_a_redraw_only_when_what_is_shown_changed(
+    yvo: SimpleNamespace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The follower ticks 10 times a second; redrawing the sidebar and the status bar at every
+    tick costs a frame's work per tick however little changed. A stage change redraws at once;
+    ticks with nothing new ask for nothing."""
+    follow = mod("ops.follow")
+    redraws: list[int] = []
+    monkeypatch.setattr(follow, "_redraw", lambda context: redraws.append(1))
+    yvo.server.script_job(outcome="never")
+    first = start_job(yvo, "Kettle")
+    wait_for(lambda: job(first.id).stage == "running")
+    manager = mod("runtime").existing_manager()
+    assert manager.cancel(first.id)
+    wait_for(lambda: job(first.id).stage == "cancelled" and not manager.running())
+    follow.tick(bpy.context)  # the stage changes so far: one redraw
+    assert len(redraws) == 1
+    for _ in range(5):
+        follow.tick(bpy.context)  # nothing new: nothing asked
+    assert len(redraws) == 1
+    manager.forget(first.id)  # gone from the Jobs panel: shown, so redrawn ...
+    time.sleep(follow.REDRAW_EVERY)  # ... no event came with it: at the paced rate
+    follow.tick(bpy.context)
+    assert len(redraws) == 2

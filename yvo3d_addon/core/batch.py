@@ -24,6 +24,7 @@ from enum import StrEnum
 from typing import Any
 
 from . import errors, images, owners, sanitize
+from .batch_journal import Journal
 from .client import ScenarioClient, check_glb
 from .jobs import BEFORE_PAYMENT, FOLLOWABLE, LABELS, JobManager, Stage
 from .params import Param, ParamTable
@@ -299,8 +300,9 @@ _SAVED = (
 
 
 class StateFile:
-    """<out>/yvo3d-batch.json: each item's status and job ids, rewritten (atomically) at every
-    change, so that a re-run skips what is done and follows, never re-sends, what was paid."""
+    """<out>/yvo3d-batch.json: each item's status and job ids, every change appended at once to
+    its journal and the whole rewritten (atomically) every few seconds and at the end, so that
+    a re-run skips what is done and follows, never re-sends, what was paid."""
 
     def __init__(self, path: str) -> None:
         self.path = path
@@ -308,11 +310,12 @@ class StateFile:
         self._mine: set[str] = set()
         self._me = f"{owners.me()}:{uuid.uuid4().hex[:6]}"  # this run (one StateFile each)
         self._lock = threading.Lock()
+        self.journal = Journal(path)  # the changes since the summary was last written
         try:
             with open(path, encoding="utf-8") as fh:
                 data = json.load(fh)
         except FileNotFoundError:
-            return
+            data = {}
         except (OSError, ValueError) as exc:
             raise errors.InputError(
                 f"The batch state file {path!r} is damaged ({exc}).",
@@ -322,6 +325,7 @@ class StateFile:
         found = data.get("items") if isinstance(data, dict) else None
         if isinstance(found, dict):
             self.saved = {k: v for k, v in found.items() if isinstance(v, dict)}
+        self.saved.update(self.journal.replay())
 
     def restore(self, item: Item) -> None:
         saved = self.saved.get(item.key)
@@ -331,12 +335,14 @@ class StateFile:
             if name in saved:
                 setattr(item, name, saved[name])
 
-    def save(self, items: Iterable[Item]) -> None:
-        """Write this run's items, merged with what other runs wrote to the same file since:
-        a key another run owns is kept as it is on disk, and a paid entry is never replaced
-        by an unpaid one (two batch runs sharing one output folder)."""
+    def save(self, items: Iterable[Item], compact: bool = True) -> None:
+        """Record this run's items: one journal line (O(1)) while the summary is not due, else
+        the whole summary, merged with what other runs wrote to the same folder since (their
+        journal lines included): a key another run owns is kept as it is on disk, and a paid
+        entry is never replaced by an unpaid one. Both happen under the folder's lock file."""
         os.makedirs(os.path.dirname(os.path.abspath(self.path)), exist_ok=True)
-        with self._lock, _exclusive(self.path + ".lock"):
+        with self._lock:
+            changed = []
             for item in items:
                 self.saved[item.key] = {
                     "name": item.name,
@@ -346,23 +352,36 @@ class StateFile:
                     **{n: getattr(item, n) for n in _SAVED},
                 }
                 self._mine.add(item.key)
-            for key, theirs in _read_items(self.path).items():
-                ours = self.saved.get(key)
-                if theirs.get("by") == self._me:
-                    continue  # written by this run: ours is newer
-                if (
-                    key not in self._mine
-                    or ours is None
-                    or (
-                        theirs.get("paid") and not ours.get("paid") and ours.get("status") != "done"
-                    )
-                ):
-                    self.saved[key] = theirs
-            data = {"version": STATE_VERSION, "updated": time.time(), "items": self.saved}
-            tmp = f"{self.path}.{os.getpid()}.tmp"
-            with open(tmp, "w", encoding="utf-8") as fh:
-                fh.write(sanitize.scrub(json.dumps(data, indent=1, sort_keys=True)))
-            os.replace(tmp, self.path)
+                changed.append(item.key)
+            compact = compact or self.journal.due()
+            with _exclusive(self.path + ".lock"):
+                if not compact:
+                    if changed:
+                        self.journal.append({key: self.saved[key] for key in changed})
+                    return
+                started = time.monotonic()
+                on_disk = _read_items(self.path)
+                on_disk.update(self.journal.replay())  # every run's changes not summarised yet
+                for key, theirs in on_disk.items():
+                    ours = self.saved.get(key)
+                    if theirs.get("by") == self._me:
+                        continue  # written by this run: ours is newer
+                    if (
+                        key not in self._mine
+                        or ours is None
+                        or (
+                            theirs.get("paid")
+                            and not ours.get("paid")
+                            and ours.get("status") != "done"
+                        )
+                    ):
+                        self.saved[key] = theirs
+                data = {"version": STATE_VERSION, "updated": time.time(), "items": self.saved}
+                tmp = f"{self.path}.{os.getpid()}.tmp"
+                with open(tmp, "w", encoding="utf-8") as fh:
+                    fh.write(sanitize.scrub(json.dumps(data, indent=1, sort_keys=True)))
+                os.replace(tmp, self.path)
+                self.journal.compacted(time.monotonic() - started)
 
 
 def _read_items(path: str) -> dict[str, dict[str, Any]]:
@@ -470,7 +489,12 @@ class Run:
 
     def save(self, *items: Item) -> None:
         if self.state is not None and not self.dry_run:
-            self.state.save(items or self.items)
+            self.state.save(items or self.items, compact=not items)
+
+    def save_due(self) -> None:
+        """The summary rewritten when the journal holds changes and it is due (bounded rate)."""
+        if self.state is not None and not self.dry_run and self.state.journal.pending:
+            self.state.save((), compact=False)
 
     # -- planning (no request is sent) --
 
@@ -609,7 +633,7 @@ class Run:
                 item.note = "identical to an earlier result in the library: reused, free"
                 self.emit(f"[yvo3d] {item.key}: reused from the library (free) -> {item.output}")
                 return False
-            for record in self.manager.jobs():
+            for record in self.manager.unfinished():
                 if record.fingerprint == item.fingerprint and (
                     record.stage in FOLLOWABLE or record.stage == Stage.SUBMITTING
                 ):
@@ -665,6 +689,7 @@ class Run:
                     self.manager.drain()
                 for item in list(self._inflight.values()):
                     self._update(item)
+                self.save_due()
                 if self.stop.is_set() and cancel_deadline is None:
                     self.interrupted = True
                     cancel_deadline = time.monotonic() + self.grace

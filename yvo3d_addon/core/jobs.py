@@ -18,9 +18,10 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 from . import errors, glbcheck
+from .job_view import RECENT_SECONDS, JobView
 from .library import Library, new_entry
 from .params import DEFAULT_TABLE, ParamTable
-from .spend import Budget
+from .spend import Budget, day_start
 from .store import JobRecord, JobStore
 
 if TYPE_CHECKING:
@@ -322,7 +323,7 @@ class _Worker:
             # Checked and reserved under one lock: two jobs priced together cannot both slip
             # under the limit.
             with self.manager.spend_lock:
-                others = [r for r in self.manager.jobs() if r.id != rec.id]
+                others = [r for r in self.manager.budget_pool() if r.id != rec.id]
                 refusal = budget.refusal(others, price.cost)
                 if refusal:
                     raise errors.InputError(
@@ -595,7 +596,11 @@ class JobManager:
         self.stopping = threading.Event()
         self._lock = threading.Lock()
         self._workers: dict[str, _Worker] = {}
-        self._records: dict[str, JobRecord] = {r.id: r for r in store.all()}
+        # Held in memory: the unfinished jobs and the last day's; older ones are read from the
+        # store when asked for (`get`, `jobs`), never at start-up.
+        held = store.current(UNFINISHED, time.time() - RECENT_SECONDS)
+        self._records: dict[str, JobRecord] = {r.id: r for r in held}
+        self.view = JobView(UNFINISHED, self._records.values())
         self.budget = Budget()
         """Spending limits every job is checked against before its paid request (none by
         default); the session sets them from the preferences."""
@@ -608,6 +613,7 @@ class JobManager:
         snapshot = copy.deepcopy(record)
         with self._lock:
             self._records[record.id] = snapshot
+            self.view.note(snapshot)
         self.events.put(Event(kind, snapshot))
 
     def _worker_done(self, worker: _Worker) -> None:
@@ -693,14 +699,16 @@ class JobManager:
         """Follow again the jobs a restart (or a timeout) left behind. Pre-payment jobs are not
         resumed (they would pay without the user asking again): they end, nothing paid."""
         resumed = []
-        for record in list(self._records.values()):
+        with self._lock:
+            unfinished = self.view.unfinished()  # never the whole history
+        for record in unfinished:
             if local_id is not None and record.id != local_id:
                 continue
             with self._lock:
                 if record.id in self._workers:
                     continue
             if record.stage not in BEFORE_PAYMENT | FOLLOWABLE | {Stage.SUBMITTING}:
-                continue
+                continue  # READY, UNKNOWN: nothing to follow
             # Another live session's job is never failed or followed here, unless the user
             # picked it (a local_id): a process imports only what it started or chose.
             if self.store.claim(record.id, force=local_id is not None):
@@ -732,14 +740,46 @@ class JobManager:
         return out
 
     def jobs(self) -> list[JobRecord]:
-        """A snapshot of every known job, newest first (no I/O)."""
+        """Every known job, newest first (reads the store: for listings and the command line,
+        never for a redraw)."""
+        return self._merged(self.store.all())
+
+    def jobs_since(self, since: float) -> list[JobRecord]:
+        """The jobs created at or after `since`, newest first (an indexed read)."""
+        return [
+            r for r in self._merged(self.store.current(frozenset(), since)) if r.created >= since
+        ]
+
+    def budget_pool(self) -> list[JobRecord]:
+        """The jobs a budget check counts: those of this session and of today."""
+        return self.jobs_since(min(self.budget.session_start, day_start()))
+
+    def _merged(self, stored: list[JobRecord]) -> list[JobRecord]:
+        found = {r.id: r for r in stored}
         with self._lock:
-            records = list(self._records.values())
-        return sorted(records, key=lambda r: r.created, reverse=True)
+            found.update({k: v for k, v in self._records.items() if k in found})
+        return sorted(found.values(), key=lambda r: r.created, reverse=True)
+
+    def shown(self, with_finished: bool = True) -> list[JobRecord]:
+        """The unfinished jobs and those finished in the last day, newest first: what the Jobs
+        panel lists, from a small view kept by the events (no sort of every job)."""
+        with self._lock:
+            return self.view.listed(with_finished)
+
+    def unfinished(self) -> list[JobRecord]:
+        """Every unfinished job (working, stalled, ready, outcome unknown), newest first."""
+        with self._lock:
+            return self.view.unfinished()
+
+    def active(self) -> list[JobRecord]:
+        """The jobs working now (preparing to downloading), newest first."""
+        with self._lock:
+            return [r for r in self.view.unfinished() if r.stage in ACTIVE]
 
     def get(self, local_id: str) -> JobRecord | None:
         with self._lock:
-            return self._records.get(local_id)
+            record = self._records.get(local_id)
+        return record if record is not None else self.store.get(local_id)
 
     def running(self) -> list[str]:
         with self._lock:
@@ -769,6 +809,7 @@ class JobManager:
             if local_id in self._workers:
                 return
             self._records.pop(local_id, None)
+            self.view.drop(local_id)
         self.store.delete(local_id)
 
     def wait(

@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 from . import errors, ids, sanitize
+from .library_index import LibraryIndex, Row
 
 MAX_INPUT_COPY = 10 * 1024 * 1024
 
@@ -62,6 +63,20 @@ class Library:
                 f"The library folder {root!r} is not writable.",
                 fix="Choose another library folder in Preferences > Add-ons > YVO3D.",
             )
+        self.index = LibraryIndex(root, self._index_row)
+
+    def _index_row(self, entry_id: str) -> Row | None:
+        entry = self.get(entry_id)
+        if entry is None or not os.path.isfile(entry.glb_path):
+            return None
+        return entry.to_dict()
+
+    def entry_of(self, data: Row) -> LibraryEntry:
+        """The entry an index row holds (no file read)."""
+        known = {f.name for f in fields(LibraryEntry)}
+        entry = LibraryEntry(**{k: v for k, v in data.items() if k in known})
+        entry.folder = os.path.join(self.root, entry.id)
+        return entry
 
     def path(self, entry_id: str) -> str:
         """The folder of an entry id, checked (InvalidResponseError when it could escape)."""
@@ -96,6 +111,7 @@ class Library:
         with open(tmp, "w", encoding="utf-8") as fh:
             fh.write(sanitize.scrub(json.dumps(entry.to_dict(), indent=1, sort_keys=True)))
         os.replace(tmp, os.path.join(folder, "entry.json"))
+        self.index.put(entry.to_dict())
         return entry
 
     def get(self, entry_id: str) -> LibraryEntry | None:
@@ -119,33 +135,18 @@ class Library:
         entry.folder = folder
         return entry
 
-    def entries(self, search: str = "") -> list[LibraryEntry]:
-        """Every complete entry, newest first; `search` matches the name, case-insensitively."""
-        found = []
-        try:
-            names = os.listdir(self.root)
-        except OSError:
-            return []
-        for name in names:
-            entry = self.get(name)
-            if entry is None or not os.path.isfile(entry.glb_path):
-                continue
-            if search and search.lower() not in entry.name.lower():
-                continue
-            found.append(entry)
-        found.sort(key=lambda e: e.created, reverse=True)
-        return found
+    def entries(self, search: str = "", offset: int = 0, limit: int = -1) -> list[LibraryEntry]:
+        """Complete entries, newest first, from the index (paged by `offset` and `limit`);
+        `search` matches the name, case-insensitively."""
+        return [self.entry_of(row) for row in self.index.page(search, offset, limit)]
 
     def find(self, fingerprint: str, service: str | None = None) -> list[LibraryEntry]:
         """Past results of an identical request (same images, same parameters), from the same
         service when `service` is given."""
         if not fingerprint:
             return []
-        return [
-            e
-            for e in self.entries()
-            if e.fingerprint == fingerprint and (service is None or e.service == service)
-        ]
+        found = [self.entry_of(row) for row in self.index.find(fingerprint, service)]
+        return [e for e in found if os.path.isfile(e.glb_path)]  # a file deleted by hand
 
     def delete(self, entry_id: str) -> None:
         """Remove one entry's folder: only a real folder inside the library, by a checked id."""
@@ -155,6 +156,7 @@ class Library:
                 "Refused to delete: that entry is not a library folder."
             )
         shutil.rmtree(path, ignore_errors=True)
+        self.index.remove(entry_id)
 
 
 def new_entry(**kwargs: Any) -> LibraryEntry:

@@ -22,6 +22,18 @@ log = logging.getLogger(__name__)
 SCHEMA_VERSION = 1
 _RECORD_START = b'{"asset_ids": '  # JobRecord.to_json sorts its keys: this one comes first
 
+_VERIFIED: dict[str, tuple[int, int]] = {}
+"""(size, mtime) of each store file as this process closed it: reopened unchanged in the same
+session (a manager made again), it is not checked again (the integrity check is once a session)."""
+
+
+def _mark(path: str) -> tuple[int, int]:
+    try:
+        stat = os.stat(path)
+    except OSError:
+        return (-1, -1)
+    return (stat.st_size, stat.st_mtime_ns)
+
 
 @dataclass
 class JobRecord:
@@ -100,8 +112,10 @@ class JobStore:
         import sqlite3
 
         db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+        mark = _mark(self.path)
+        checked = mark[0] > 0 and _VERIFIED.pop(self.path, None) == mark
         try:
-            check = db.execute("PRAGMA quick_check").fetchone()
+            check = ("ok",) if checked else db.execute("PRAGMA quick_check").fetchone()
             if not check or check[0] != "ok":
                 raise sqlite3.DatabaseError(f"integrity check: {check}")
             db.execute("PRAGMA journal_mode=WAL")
@@ -113,10 +127,17 @@ class JobStore:
             db.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT)")
             # Who follows a job, and who is paying for a request (two sessions, one store).
             db.execute("CREATE TABLE IF NOT EXISTS claims (id TEXT PRIMARY KEY, owner TEXT)")
+            db.execute("CREATE INDEX IF NOT EXISTS jobs_stage ON jobs (stage)")
+            db.execute("CREATE INDEX IF NOT EXISTS jobs_updated ON jobs (updated)")
             db.execute("INSERT OR IGNORE INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
-            rows = db.execute("SELECT data FROM jobs").fetchall()
-            for (data,) in rows:
-                json.loads(data)
+            # Every record is JSON (checked by SQLite in C: no record parsed at start-up).
+            bad = (
+                (0,)
+                if checked
+                else db.execute("SELECT COUNT(*) FROM jobs WHERE NOT json_valid(data)").fetchone()
+            )
+            if bad and bad[0]:
+                raise ValueError(f"{bad[0]} damaged job record(s)")
         except (sqlite3.DatabaseError, ValueError) as exc:
             db.close()
             raise sqlite3.DatabaseError(str(exc)) from exc
@@ -196,7 +217,19 @@ class JobStore:
         return [JobRecord.from_json(r[0]) for r in rows]
 
     def by_stage(self, stages: set[str] | frozenset[str]) -> list[JobRecord]:
-        return [r for r in self.all() if r.stage in stages]
+        return self.current(stages, float("inf"))
+
+    def current(self, stages: set[str] | frozenset[str], since: float) -> list[JobRecord]:
+        """The jobs in `stages` and those changed at or after `since`, newest first: two
+        indexed lookups, never the whole history."""
+        marks = ", ".join("?" * len(stages))
+        with self._lock:
+            rows = self._db.execute(
+                f"SELECT data FROM jobs WHERE stage IN ({marks}) OR updated >= ? "  # noqa: S608
+                "ORDER BY updated DESC",
+                (*sorted(str(s) for s in stages), since),
+            ).fetchall()
+        return [JobRecord.from_json(r[0]) for r in rows]
 
     def delete(self, local_id: str) -> None:
         with self._lock:
@@ -236,3 +269,4 @@ class JobStore:
     def close(self) -> None:
         with self._lock:
             self._db.close()
+        _VERIFIED[self.path] = _mark(self.path)

@@ -248,6 +248,28 @@ def _redraw(context: bpy.types.Context) -> None:
                         region.tag_redraw()
 
 
+REDRAW_EVERY = 0.25
+"""Seconds between redraws for progress alone (4 Hz); a stage change redraws at once."""
+
+
+_redraw_due = {"at": 0.0, "version": -1}
+
+
+def _redraw_if_changed(context: bpy.types.Context, manager: Any, events: list[Event]) -> bool:
+    """Ask for a redraw only when something shown changed, progress at most every
+    REDRAW_EVERY seconds; True when it asked."""
+    version = manager.view.version
+    if version == _redraw_due["version"]:
+        return False
+    now = time.monotonic()
+    urgent = any(e.kind != "progress" for e in events)
+    if not urgent and now - _redraw_due["at"] < REDRAW_EVERY:
+        return False
+    _redraw_due.update(at=now, version=version)
+    _redraw(context)
+    return True
+
+
 def tick(context: bpy.types.Context, report: Report | None = None) -> bool:
     """One step of the follower: drain events, import what is ready, redraw. Never waits.
 
@@ -265,7 +287,7 @@ def tick(context: bpy.types.Context, report: Report | None = None) -> bool:
     for event in events:
         handle_event(context, event, report)
     import_held(context, report)
-    _redraw(context)
+    _redraw_if_changed(context, manager, events)
     return bool(manager.running()) or not manager.events.empty() or bool(runtime.held)
 
 

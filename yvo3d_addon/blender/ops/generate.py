@@ -120,7 +120,7 @@ def _submit(op: Operator, context: bpy.types.Context, force: bool) -> Result:
             )
             op.report({"ERROR"}, LIBRARY_MESSAGE)
             return {"CANCELLED"}
-    for record in manager.jobs():
+    for record in manager.active():
         known = record.fingerprint or runtime.fingerprints.get(record.id, "")
         if (
             record.stage in ACTIVE
@@ -142,7 +142,7 @@ def _submit(op: Operator, context: bpy.types.Context, force: bool) -> Result:
     if expected is not None and manager.budget.active:
         # The whole run against the budget before anything is paid (each job is checked
         # again, at its own price, right before its paid request).
-        refusal = manager.budget.refusal(manager.jobs(), expected * len(planned))
+        refusal = manager.budget.refusal(manager.budget_pool(), expected * len(planned))
         if refusal:
             op.report({"ERROR"}, refusal)
             return {"CANCELLED"}

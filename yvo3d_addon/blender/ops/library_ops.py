@@ -36,6 +36,9 @@ _entries: dict[str, LibraryEntry] = {}
 
 _NEVER = object()
 
+Row = tuple[str, str, float, str]
+"""(entry id, name, created, job id): a row of the library's index listing."""
+
 
 _seen: object = _NEVER
 """`_signature()` at the last refresh: a change (a new download, another library folder, the
@@ -96,63 +99,112 @@ def thumb_icon(key: str) -> int:
 
 
 def _signature() -> object:
-    """What the list depends on, from memory only (None while there is no job manager)."""
+    """What the list depends on, from memory only (None while there is no job manager): the
+    library's index counts its own adds and deletes, so no job is looked at."""
     manager = runtime.existing_manager()
     if manager is None:
         return None
-    return (
-        id(manager),
-        manager.library.root,
-        tuple(
-            (record.id, str(record.stage), record.library_id)
-            for record in manager.jobs()
-            if record.library_id
-        ),
-    )
+    return (id(manager), manager.library.root, manager.library.index.version)
+
+
+class _Listing:
+    """The list as plain Python, in the collection's order, made at each refresh: the UIList's
+    filter and sort read these, never the Blender collection (whose indexing is O(i))."""
+
+    ids: list[str] = []
+    names: list[str] = []  # lower-cased, for the search
+    ranks: list[int] = []  # newest first
+    flags: dict[tuple[str, int], list[int]] = {}
+
+
+def list_filter(text: str, bit: int, count: int) -> tuple[list[int], list[int]] | None:
+    """(flags, ranks) for the UIList from the last refresh (None: the collection changed
+    under it, e.g. another file loaded, and the caller reads it once)."""
+    if len(_Listing.ids) != count:
+        return None
+    key = (text, bit)
+    flags = _Listing.flags.get(key)
+    if flags is None:
+        flags = [bit if not text or text in name else 0 for name in _Listing.names]
+        _Listing.flags = {key: flags}  # one search text at a time
+    return flags, _Listing.ranks
+
+
+def _load_thumbnails(entry: LibraryEntry) -> None:
+    thumb = thumbnail_path(entry)
+    if thumb:
+        _load_preview(entry.id, thumb)
+    for index, path in enumerate(_input_paths(entry)):
+        if path:
+            _load_preview(f"{entry.id}/input{index}", path)
+
+
+def _add_item(data: Any, entry_id: str, name: str, created: float, job_id: str) -> None:
+    item = data.items.add()
+    item.name = name
+    item.entry_id = entry_id
+    item.created = created
+    item.date = _format_date(created)
+    item.job_id = job_id
+
+
+def _sync(data: Any, held: list[str], wanted: set[str], rows: list[Row]) -> list[Row]:
+    """Make the collection hold `rows`, in their order, touching only what changed (a new
+    download: one item added at the top); returns the rows it did not hold."""
+    known = set(held)
+    new = [row for row in rows if row[0] not in known]
+    kept = [entry_id for entry_id in held if entry_id in wanted]
+    at_top = [row[0] for row in rows[: len(new)]] == [row[0] for row in new]
+    if not held or not at_top or kept != [row[0] for row in rows[len(new) :]]:
+        data.items.clear()
+        for row in rows:
+            _add_item(data, *row)
+        return new
+    for index in reversed([i for i, entry_id in enumerate(held) if entry_id not in wanted]):
+        data.items.remove(index)
+    for position, row in enumerate(new):
+        _add_item(data, *row)
+        data.items.move(len(data.items) - 1, position)
+    return new
+
+
+def _remember(rows: list[Row]) -> None:
+    _Listing.ids = [row[0] for row in rows]
+    _Listing.names = [row[1].lower() for row in rows]
+    _Listing.ranks = list(range(len(rows)))
+    _Listing.flags = {}
 
 
 def refresh(context: bpy.types.Context) -> int:
-    """Read the library from disk into the list (keeps the selection when it still exists);
-    returns how many entries there are."""
+    """Bring the list up to date with the library's index (keeps the selection when it still
+    exists); returns how many entries there are. Only what changed is read: the new entries'
+    records (for their thumbnails), nothing for the others."""
     global _seen
     data = state(context)
     if data is None:
         return 0
+    library = runtime.manager(context).library
+    rows = library.index.listing()  # newest first
     selected = ""
     if 0 <= data.index < len(data.items):
         selected = data.items[data.index].entry_id
-    entries = runtime.manager(context).library.entries()
-    _entries.clear()
-    data.items.clear()
-    for entry in entries:
-        _entries[entry.id] = entry
-        item = data.items.add()
-        item.name = entry.name
-        item.entry_id = entry.id
-        item.created = entry.created
-        item.date = _format_date(entry.created)
-        item.job_id = entry.job_id
-        thumb = thumbnail_path(entry)
-        if thumb:
-            _load_preview(entry.id, thumb)
-        for index, path in enumerate(_input_paths(entry)):
-            if path:
-                _load_preview(f"{entry.id}/input{index}", path)
-    ids = [item.entry_id for item in data.items]
-    data.index = ids.index(selected) if selected in ids else 0
+    held = list(_Listing.ids)  # what the collection holds since the last refresh ...
+    if len(held) != len(data.items):  # ... unless it changed under us (one pass over it)
+        held = [item.entry_id for item in data.items]
+    wanted = {row[0] for row in rows}
+    new = _sync(data, held, wanted, rows)
+    for gone in set(_entries) - wanted:
+        del _entries[gone]
+    for entry_id, *_ in new[:THUMBS_AT_REFRESH]:  # the newest; the others when drawn
+        _thumbs_tried.add(entry_id)
+        entry = library.get(entry_id)
+        if entry is not None:
+            _entries[entry_id] = entry
+            _load_thumbnails(entry)
+    _remember(rows)
+    data.index = _Listing.ids.index(selected) if selected in wanted else 0
     _seen = _signature()
-    return len(entries)
-
-
-def select(context: bpy.types.Context, entry_id: str) -> bool:
-    data = state(context)
-    if data is None:
-        return False
-    for index, item in enumerate(data.items):
-        if item.entry_id == entry_id:
-            data.index = index
-            return True
-    return False
+    return len(rows)
 
 
 def _refresh_timer() -> None:
@@ -164,11 +216,54 @@ def _refresh_timer() -> None:
         # on every redraw: only a change of what the list depends on asks again.
         _seen = _signature()
         return
+    _tag_viewports()
+
+
+def _tag_viewports() -> None:
     wm: Any = bpy.context.window_manager
     for window in getattr(wm, "windows", ()):
         for area in window.screen.areas if window.screen else ():
             if area.type == "VIEW_3D":
                 area.tag_redraw()
+
+
+THUMBS_AT_REFRESH = 32
+"""Entries whose thumbnails a refresh reads, newest first; the others' when their row is first
+drawn (a library of thousands never reads thousands of files at once)."""
+
+_thumbs_tried: set[str] = set()
+_thumbs_wanted: set[str] = set()
+
+
+def want_thumbnail(entry_id: str) -> None:
+    """From draw: read this row's thumbnail right after (draw may not read files)."""
+    if entry_id in _thumbs_tried:
+        return
+    _thumbs_tried.add(entry_id)
+    _thumbs_wanted.add(entry_id)
+    if not bpy.app.timers.is_registered(_thumbs_timer):
+        bpy.app.timers.register(_thumbs_timer, first_interval=0.0)
+
+
+def _lookup(entry_id: str) -> LibraryEntry | None:
+    """An entry from memory, else from the library's index (one indexed read, no file)."""
+    entry = _entries.get(entry_id)
+    manager = runtime.existing_manager()
+    if entry is None and manager is not None:
+        row = manager.library.index.get(entry_id)
+        entry = manager.library.entry_of(row) if row is not None else None
+        if entry is not None:
+            _entries[entry_id] = entry
+    return entry
+
+
+def _thumbs_timer() -> None:
+    for entry_id in list(_thumbs_wanted):
+        entry = _lookup(entry_id)
+        if entry is not None:
+            _load_thumbnails(entry)
+    _thumbs_wanted.clear()
+    _tag_viewports()
 
 
 def _refresh_soon() -> None:
@@ -179,9 +274,9 @@ def _refresh_soon() -> None:
 
 def active_entry(context: bpy.types.Context) -> LibraryEntry | None:
     data = state(context)
-    if data is None or not 0 <= data.index < len(data.items):
+    if data is None or not 0 <= data.index < len(_Listing.ids):
         return None
-    return _entries.get(data.items[data.index].entry_id)
+    return _lookup(_Listing.ids[data.index])
 
 
 def _entry(context: bpy.types.Context, entry_id: str) -> LibraryEntry | None:
@@ -199,6 +294,7 @@ class YVO3D_OT_library_refresh(Operator):
 
     def execute(self, context: bpy.types.Context) -> Result:
         try:
+            runtime.manager(context).library.index.reconcile()  # folders changed by hand
             count = refresh(context)
         except errors.Yvo3dError as exc:
             self.report({"ERROR"}, exc.user_text())
@@ -333,6 +429,7 @@ class YVO3D_OT_library_delete(Operator):
         if _previews is not None:
             for key in [k for k in _previews if k == entry.id or k.startswith(entry.id + "/")]:
                 del _previews[key]
+        _thumbs_tried.discard(entry.id)
         if runtime.library_match.get("entry") == entry.id:
             runtime.library_match.clear()
         refresh(context)
@@ -350,6 +447,11 @@ def unregister() -> None:
         previews.remove(_previews)
         _previews = None
     _entries.clear()
+    _thumbs_tried.clear()
+    _thumbs_wanted.clear()
+    if bpy.app.timers.is_registered(_thumbs_timer):
+        bpy.app.timers.unregister(_thumbs_timer)
+    _remember([])
     _seen = _NEVER
 
 

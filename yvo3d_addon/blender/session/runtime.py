@@ -285,7 +285,8 @@ def spend() -> tuple[float, float]:
     if _spend_cache is None:
         from ...core.spend import day_start, spent_since
 
-        records = _manager.jobs() if _manager is not None else []
+        since = min(SESSION_START, day_start())  # today's and this session's jobs only
+        records = _manager.jobs_since(since) if _manager is not None else []
         _spend_cache = (spent_since(records, SESSION_START), spent_since(records, day_start()))
     return _spend_cache
 

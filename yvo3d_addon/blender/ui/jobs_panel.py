@@ -11,13 +11,12 @@ import bpy
 from bpy.types import Panel
 
 from ...core import spend
-from ...core.jobs import ACTIVE, BEFORE_PAYMENT, FOLLOWABLE, LABELS, UNFINISHED, Stage
+from ...core.jobs import ACTIVE, BEFORE_PAYMENT, FOLLOWABLE, LABELS, Stage
 from ...core.store import JobRecord
 from ..ops import common
 from ..session import runtime
 from .text import wrapped
 
-RECENT_SECONDS = 24 * 3600.0
 MAX_LISTED = 8
 STORE_RECOVERED = (
     "The job list was damaged, so a new one was started; jobs it held are no longer "
@@ -78,15 +77,10 @@ def stage_label(stage: str) -> str:
 
 
 def listed(manager: Any, settings: Any) -> list[JobRecord]:
-    now = time.time()
+    """The jobs shown: the manager's event-kept view of unfinished and recent jobs (never a
+    walk of the whole history)."""
     show_finished = settings is None or settings.show_finished
-    found = []
-    for record in manager.jobs():
-        if record.stage in UNFINISHED:
-            found.append(record)
-        elif show_finished and now - (record.finished_at or record.updated) < RECENT_SECONDS:
-            found.append(record)
-    return found[:MAX_LISTED]
+    return list(manager.shown(show_finished)[:MAX_LISTED])
 
 
 def price_text(record: JobRecord) -> str:

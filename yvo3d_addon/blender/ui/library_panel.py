@@ -19,7 +19,9 @@ from ..ops.library_ops import (
     _seen,
     _signature,
     active_entry,
+    list_filter,
     thumb_icon,
+    want_thumbnail,
 )
 from ..session import runtime
 from ..settings.library_list import state
@@ -44,6 +46,8 @@ class YVO3D_UL_library(UIList):
         flt_flag: int | None = 0,
     ) -> None:
         thumb = thumb_icon(item.entry_id)
+        if not thumb:
+            want_thumbnail(item.entry_id)  # read right after this draw, once
         row = layout.row(align=True)
         if thumb:
             row.label(text=item.name, icon_value=thumb)
@@ -59,13 +63,15 @@ class YVO3D_UL_library(UIList):
     ) -> tuple[list[int], list[int]]:
         items = getattr(data, prop)
         text = str(getattr(state(context), "search", "") or self.filter_name).lower()
-        flags = [
-            self.bitflag_filter_item if not text or text in item.name.lower() else 0
-            for item in items
-        ]
+        # From the lists made at the last refresh: no Blender collection indexed per redraw.
+        cached = list_filter(text, self.bitflag_filter_item, len(items))
+        if cached is not None:
+            return cached
+        rows = [(item.name.lower(), item.created) for item in items]  # one pass, in order
+        flags = [self.bitflag_filter_item if not text or text in n else 0 for n, _ in rows]
         # Newest first, whatever order the collection holds.
-        order = sorted(range(len(items)), key=lambda i: -items[i].created)
-        ranks = [0] * len(items)
+        order = sorted(range(len(rows)), key=lambda i: -rows[i][1])
+        ranks = [0] * len(rows)
         for rank, index in enumerate(order):
             ranks[index] = rank
         return flags, ranks

@@ -5,7 +5,7 @@ from typing import Any
 
 import bpy
 
-from ...core.jobs import ACTIVE, LABELS, Stage
+from ...core.jobs import LABELS, Stage
 from ..ops import common
 from ..ops.statusbar_ops import YVO3D_OT_show_jobs
 from ..session import runtime
@@ -18,7 +18,7 @@ def summary() -> tuple[int, float, str] | None:
     manager = runtime.existing_manager()
     if manager is None:
         return None
-    running = [r for r in manager.jobs() if r.stage in ACTIVE]
+    running = manager.active()
     if not running:
         return None
     progress = sum(r.progress for r in running) / len(running)
