@@ -107,11 +107,12 @@ class Library:
                     entry.images[index]["copy"] = copy
             except OSError:
                 pass  # provenance copy only: the hash in the record still identifies the input
+        text = sanitize.scrub(json.dumps(entry.to_dict(), indent=1, sort_keys=True))
         tmp = os.path.join(folder, "entry.json.tmp")
         with open(tmp, "w", encoding="utf-8") as fh:
-            fh.write(sanitize.scrub(json.dumps(entry.to_dict(), indent=1, sort_keys=True)))
+            fh.write(text)
         os.replace(tmp, os.path.join(folder, "entry.json"))
-        self.index.put(entry.to_dict())
+        self.index.put(json.loads(text))  # the index holds what the file holds: scrubbed
         return entry
 
     def get(self, entry_id: str) -> LibraryEntry | None:
