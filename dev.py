@@ -15,6 +15,7 @@ import re
 import shutil
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -160,9 +161,20 @@ def run(cmd: list[str], **kw: object) -> int:
 SUMMARY = re.compile(r"(\d+) (passed|failed|skipped|errors?|deselected|xfailed|xpassed)")
 
 
-def pytest_leg(python: Path, label: str, args: list[str], env: dict[str, str]) -> dict[str, int]:
-    """Run one pytest leg; return its counts read from pytest's closing line."""
-    print(f"\n===== {label} =====", flush=True)
+def pytest_leg(
+    python: Path,
+    label: str,
+    args: list[str],
+    env: dict[str, str],
+    buffer: list[str] | None = None,
+) -> dict[str, int]:
+    """Run one pytest leg; return its counts read from pytest's closing line. With `buffer`
+    its output is kept there (a leg running beside another) instead of printed as it comes."""
+    header = f"\n===== {label} =====\n"
+    if buffer is None:
+        print(header, end="", flush=True)
+    else:
+        buffer.append(header)
     started = time.monotonic()
     proc = subprocess.Popen(
         [str(python), "-m", "pytest", *args],
@@ -175,7 +187,10 @@ def pytest_leg(python: Path, label: str, args: list[str], env: dict[str, str]) -
     assert proc.stdout is not None
     last = ""
     for line in proc.stdout:
-        sys.stdout.write(line)
+        if buffer is None:
+            sys.stdout.write(line)
+        else:
+            buffer.append(line)
         if SUMMARY.search(line):
             last = line
     code = proc.wait()
@@ -246,11 +261,23 @@ def cmd_test(args: argparse.Namespace) -> int:
     totals = {"passed": 0, "failed": 0, "skipped": 0, "errors": 0}
     pyargs = ["-q", "-p", "no:cacheprovider", *args.pytest_args]
     results: list[tuple[str, dict[str, int] | str]] = []
+    # The core leg runs beside the Blender legs (2 cores; each leg is mostly one thread): its
+    # output is printed when it ends. --serial runs it first, alone, as before.
+    core: dict[str, dict[str, int]] = {}
+    core_output: list[str] = []
+    core_label = "core (no Blender)"
+    core_args = ["tests/core", "tests/security", *pyargs]
+    core_thread = None
     if not args.leg:
-        label = "core (no Blender)"
-        results.append(
-            (label, pytest_leg(dev, label, ["tests/core", "tests/security", *pyargs], env))
-        )
+        if args.serial:
+            core[core_label] = pytest_leg(dev, core_label, core_args, env)
+        else:
+            core_thread = threading.Thread(
+                target=lambda: core.__setitem__(
+                    core_label, pytest_leg(dev, core_label, core_args, env, core_output)
+                )
+            )
+            core_thread.start()
     for name, suite in legs:
         label = leg_label(name, suite)
         if name in missing:
@@ -261,6 +288,11 @@ def cmd_test(args: argparse.Namespace) -> int:
         results.append(
             (label, pytest_leg(python_of(name), label, ["tests/blender", *select, *pyargs], env))
         )
+    if core_thread is not None:
+        core_thread.join()
+        sys.stdout.write("".join(core_output))
+    if core:
+        results.insert(0, (core_label, core[core_label]))
     print("\n===== summary =====")
     for label, counts in results:
         print(summary_line(label, counts))
@@ -329,6 +361,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("legs", nargs="*", default=list(VENVS))
     p = sub.add_parser("test", help="ruff, mypy, build, core tests, every Blender leg")
     p.add_argument("--quick", action="store_true", help="core and Blender 5.0 only")
+    p.add_argument(
+        "--serial", action="store_true", help="run the core leg alone first, not beside Blender"
+    )
     p.add_argument(
         "--leg", action="append", help="only this Blender leg, no core tests (bpy45, ...)"
     )
