@@ -1,6 +1,6 @@
 """Operators layer: Mark as Asset (and save into an asset library)."""
 
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any, cast
 
 import bpy
 from bpy.props import BoolProperty, EnumProperty
@@ -12,9 +12,6 @@ from ..scene import cleanup
 from ..scene.assets import libraries, library_folder, mark_as_asset, save_to_library
 from ..session import runtime
 from .common import Result
-
-if TYPE_CHECKING:
-    pass
 
 
 def _entry(context: bpy.types.Context, library_id: str) -> LibraryEntry | None:

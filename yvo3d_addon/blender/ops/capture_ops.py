@@ -1,7 +1,7 @@
 """Operators layer: capture the selection, or use the Image Editor's image, as a reference image."""
 
 import os
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import bpy
 from bpy.props import (
@@ -23,9 +23,6 @@ from ..session import runtime
 from ..settings.capture_options import shot_of
 from .common import Result
 from .reference_ops import check_slot
-
-if TYPE_CHECKING:
-    pass
 
 
 class YVO3D_OT_capture_reference(Operator):

@@ -1,7 +1,7 @@
 """Operators layer: turn a result by 90 degrees, run the clean-up preset on it again."""
 
 import math
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import bpy
 from bpy.props import EnumProperty, FloatProperty
@@ -10,9 +10,6 @@ from bpy.types import Operator
 from ..scene.cleanup import _active_root, apply, hierarchy, rotate, triangle_count
 from ..settings import preferences
 from .common import Result
-
-if TYPE_CHECKING:
-    pass
 
 
 def _poll_result(cls: Any, context: bpy.types.Context) -> bool:

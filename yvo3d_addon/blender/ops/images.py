@@ -2,7 +2,7 @@
 drop; remove; clear."""
 
 import os
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import bpy
 from bpy.props import BoolProperty, CollectionProperty, EnumProperty, IntProperty, StringProperty
@@ -22,10 +22,6 @@ IMAGE_EXTENSIONS = ".png;.jpg;.jpeg;.webp;.gif;.tif;.tiff;.bmp;.tga;.exr;.hdr;.a
 
 
 IMAGE_GLOB = ";".join("*" + ext for ext in IMAGE_EXTENSIONS.split(";"))
-
-
-if TYPE_CHECKING:
-    pass
 
 
 def _free_slot(settings: Any) -> Any:

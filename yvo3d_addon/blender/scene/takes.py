@@ -4,15 +4,11 @@ stamps that link a result to its placeholder."""
 import json
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any, cast
 
 import bpy
 
 from .bounds import hierarchy
-
-if TYPE_CHECKING:
-    pass
-
 
 PLACEHOLDER_ID = "yvo3d_uuid"
 

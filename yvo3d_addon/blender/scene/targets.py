@@ -2,7 +2,7 @@
 the jobs planned and the confirmation text."""
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import bpy
 
@@ -18,9 +18,6 @@ from .takes import (
     placeholder_of,
     takes,
 )
-
-if TYPE_CHECKING:
-    pass
 
 
 def _candidate(obj: bpy.types.Object | None) -> bpy.types.Object | None:

@@ -2,7 +2,7 @@
 property group and as plain data."""
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import bpy
 from bpy.props import (
@@ -11,10 +11,6 @@ from bpy.props import (
     FloatVectorProperty,
     IntProperty,
 )
-
-if TYPE_CHECKING:
-    pass
-
 
 MIN_RESOLUTION = 64
 """core.images.MIN_SIDE, the smallest side a reference may have (written out: that module is

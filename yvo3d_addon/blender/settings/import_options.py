@@ -7,14 +7,10 @@ The preset lives in the add-on preferences; a scene may override it for its impo
 
 import math
 from dataclasses import asdict, dataclass, fields
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import bpy
 from bpy.props import BoolProperty, EnumProperty, FloatProperty, IntProperty, StringProperty
-
-if TYPE_CHECKING:
-    pass
-
 
 TEXTURE_CAPS = ("256", "512", "1024", "2048", "4096")
 

@@ -1,15 +1,12 @@
 """UI layer: the Capture from Scene sub-panel and the Image Editor's YVO3D panel."""
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import bpy
 from bpy.types import Panel
 
 from ..ops.capture_ops import YVO3D_OT_capture_reference, YVO3D_OT_use_editor_image
 from ..scene.capture import _editor_image
-
-if TYPE_CHECKING:
-    pass
 
 
 class YVO3D_PT_capture(Panel):

@@ -1,7 +1,7 @@
 """UI layer: the Import Options and Selected Model sub-panels."""
 
 import math
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import bpy
 from bpy.types import Panel
@@ -9,9 +9,6 @@ from bpy.types import Panel
 from ..ops.cleanup_ops import YVO3D_OT_clean_up_result, YVO3D_OT_rotate_result
 from ..scene.cleanup import _active_root
 from ..settings.import_options import draw_options
-
-if TYPE_CHECKING:
-    pass
 
 
 class YVO3D_PT_import_options(Panel):
