@@ -83,3 +83,10 @@ def test_the_engine_checks_the_budget_before_paying(standin, tmp_path, images_di
         assert standin.paid_requests == 2
     finally:
         manager.shutdown(5.0)
+
+
+def test_what_is_left_of_each_limit_in_force() -> None:
+    budget = Budget(per_session=100.0, per_day=500.0)
+    assert budget.remaining(40.0, 480.0) == [("session", 100.0, 60.0), ("today", 500.0, 20.0)]
+    assert Budget(per_day=50.0).remaining(10.0, 70.0) == [("today", 50.0, 0.0)]
+    assert Budget().remaining(10.0, 10.0) == []

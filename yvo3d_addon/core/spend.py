@@ -51,6 +51,18 @@ class Budget:
     def active(self) -> bool:
         return self.per_session > 0 or self.per_day > 0
 
+    def remaining(self, spent_session: float, spent_today: float) -> list[tuple[str, float, float]]:
+        """("session" | "today", limit, credits left) for each limit in force: what the panel
+        and the command line show, from spend they already have."""
+        found = []
+        for key, limit, spent in (
+            ("session", self.per_session, spent_session),
+            ("today", self.per_day, spent_today),
+        ):
+            if limit > 0:
+                found.append((key, limit, max(0.0, limit - spent)))
+        return found
+
     def refusal(self, records: Iterable[JobRecord], cost: float, now: float | None = None) -> str:
         """Why spending `cost` more would cross a limit ("" when it would not), with numbers."""
         pool = list(records)

@@ -129,19 +129,14 @@ def _with_budget(func: Callable[..., dict[str, Any]]) -> Callable[..., dict[str,
 
 def budget_doc(manager: JobManager) -> dict[str, Any]:
     """The limits in force and what is left of them (for --json and the progress line)."""
-    from ...core.spend import day_start, spent_since
-
-    limits, records = manager.budget, manager.jobs()
-    session = spent_since(records, limits.session_start)
-    today = spent_since(records, day_start())
+    runtime.spend_changed()  # jobs of this run may have changed since the panel last looked
+    session, today = runtime.spend()
     doc: dict[str, Any] = {"spent_session": session, "spent_today": today}
+    label = {"session": "credits left this run", "today": "left today"}
     parts = []
-    if limits.per_session > 0:
-        doc["left_session"] = max(0.0, limits.per_session - session)
-        parts.append(f"{doc['left_session']:g} of {limits.per_session:g} credits left this run")
-    if limits.per_day > 0:
-        doc["left_today"] = max(0.0, limits.per_day - today)
-        parts.append(f"{doc['left_today']:g} of {limits.per_day:g} left today")
+    for key, limit, left in manager.budget.remaining(session, today):
+        doc[f"left_{key}"] = left
+        parts.append(f"{left:g} of {limit:g} {label[key]}")
     doc["text"] = ", ".join(parts)
     return doc
 

@@ -100,11 +100,8 @@ def spend_text(context: bpy.types.Context) -> str:
     session, today = runtime.spend()
     limits = runtime.budget(context)
     text = f"Spent: {session:g} credits this session, {today:g} today"
-    caps = []
-    if limits.per_session > 0:
-        caps.append(f"{max(0.0, limits.per_session - session):g} left this session")
-    if limits.per_day > 0:
-        caps.append(f"{max(0.0, limits.per_day - today):g} left today")
+    label = {"session": "this session", "today": "today"}
+    caps = [f"{left:g} left {label[key]}" for key, _, left in limits.remaining(session, today)]
     return f"{text} ({', '.join(caps)})" if caps else text
 
 
