@@ -359,3 +359,16 @@ def test_the_cli_respects_and_reports_the_budget(yvo: SimpleNamespace, tmp_path:
     )
     assert one["exit_code"] == 1 and "Over budget" in json.dumps(one)
     assert yvo.server.paid_requests == 0
+
+
+def test_a_model_waits_while_another_tool_runs_but_not_for_our_own(addon: Any) -> None:
+    blocker = mod("ops.follow").import_blocker
+
+    def context(*running: str) -> SimpleNamespace:
+        ops = [SimpleNamespace(bl_idname=name) for name in running]
+        return SimpleNamespace(mode="OBJECT", window=SimpleNamespace(modal_operators=ops))
+
+    assert blocker(context()) == ""
+    assert blocker(context("YVO3D_OT_follow_jobs", "YVO3D_OT_test_connection")) == ""
+    assert blocker(context("YVO3D_OT_follow_jobs", "TRANSFORM_OT_translate")) != ""
+    assert "Sculpt" in blocker(SimpleNamespace(mode="SCULPT", window=None))

@@ -108,9 +108,10 @@ def import_blocker(context: bpy.types.Context) -> str:
     if mode != "OBJECT":
         return f"you are in {mode.replace('_', ' ').title()} mode"
     window = getattr(context, "window", None)
-    ours = {"YVO3D_OT_follow_jobs", "YVO3D_OT_generate", "YVO3D_OT_test_connection"}
     for op in getattr(window, "modal_operators", None) or ():
-        if op.bl_idname not in ours and not op.bl_idname.startswith("yvo3d."):
+        # A running operator names itself YVO3D_OT_follow_jobs (not yvo3d.follow_jobs): our own
+        # modals (the follower itself, Generate, Test Connection) never hold a model back.
+        if not op.bl_idname.startswith("YVO3D_OT_"):
             return "another tool is running"
     return ""
 
