@@ -159,6 +159,29 @@ def run(cmd: list[str], **kw: object) -> int:
 
 
 SUMMARY = re.compile(r"(\d+) (passed|failed|skipped|errors?|deselected|xfailed|xpassed)")
+CRASHES: list[tuple[str, str]] = []
+"""(leg, digest) for each leg whose process died: printed again after the summary."""
+
+
+def crash_digest(lines: list[str]) -> str:
+    """What matters of a crashed leg's output, short enough to survive a truncated CI log: the
+    fatal error, the crashing thread's stack and the main thread's (the running test), as
+    Python's faulthandler printed them ("" when nothing crashed)."""
+    start = next((i for i, line in enumerate(lines) if line.startswith("Fatal Python error")), -1)
+    if start < 0:
+        return ""
+    blocks: list[list[str]] = []
+    for line in lines[start + 1 :]:
+        if line.startswith(("Thread 0x", "Current thread 0x")):
+            blocks.append([line])
+        elif blocks and line.startswith("  "):
+            blocks[-1].append(line)
+        elif blocks and line.strip():
+            break  # past the dump (pytest's progress or Blender's own lines)
+    chosen = [b for b in blocks if b[0].startswith("Current")]
+    if blocks and blocks[-1] not in chosen:
+        chosen.append(blocks[-1])  # the oldest thread: the main one, in the running test
+    return "".join([lines[start], *("".join(b) for b in chosen)])
 
 
 def pytest_leg(
@@ -186,7 +209,9 @@ def pytest_leg(
     )
     assert proc.stdout is not None
     last = ""
+    kept: list[str] = []
     for line in proc.stdout:
+        kept.append(line)
         if buffer is None:
             sys.stdout.write(line)
         else:
@@ -194,6 +219,9 @@ def pytest_leg(
         if SUMMARY.search(line):
             last = line
     code = proc.wait()
+    digest = crash_digest(kept)
+    if digest or code < 0:
+        CRASHES.append((label, digest or f"the process died from signal {-code}\n"))
     seconds = round(time.monotonic() - started)
     counts = {"passed": 0, "failed": 0, "skipped": 0, "errors": 0, "exit": code, "seconds": seconds}
     for number, word in SUMMARY.findall(last):
@@ -302,6 +330,8 @@ def cmd_test(args: argparse.Namespace) -> int:
             totals[key] += counts[key]
         if counts["exit"] not in (0, 5):
             failures.append(label)
+    for label, digest in CRASHES:
+        print(f"\n===== {label} crashed: the crashing and the main thread =====\n{digest}", end="")
     if failures:
         print("FAILED: " + ", ".join(failures))
     print(f"time: {time.monotonic() - started:.0f} s")

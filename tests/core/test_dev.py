@@ -115,3 +115,31 @@ def test_every_leg_has_a_pinned_requirements_file(dev: ModuleType) -> None:
         assert dev.bpy_version(name)[0].isdigit(), f"{dev.VENVS[name].reqs} pins no bpy"
     # Both LTS legs and the main target: the whole suite where the README says so.
     assert dict(dev.BLENDER_LEGS)["bpy50"] == "full"
+
+
+def test_a_crashed_leg_keeps_the_crashing_and_the_main_threads_stack(
+    dev: ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A real pytest process that segfaults in a test while a worker thread waits: the digest
+    # must name the test (main thread) and the crash, whatever CI cuts from the middle.
+    test_file = tmp_path / "test_dies.py"
+    test_file.write_text(
+        "import ctypes, threading, time\n"
+        "def idle_worker():\n"
+        "    time.sleep(30)\n"
+        "def test_dies_in_the_middle():\n"
+        "    threading.Thread(target=idle_worker, daemon=True).start()\n"
+        "    time.sleep(0.2)\n"
+        "    ctypes.string_at(0)\n"
+    )
+    monkeypatch.setattr(dev, "CRASHES", [])
+    env = {**os.environ, "PYTHONPATH": str(tmp_path)}
+    kept: list[str] = []
+    args = ["-q", "-p", "no:cacheprovider", str(test_file)]
+    counts = dev.pytest_leg(Path(sys.executable), "dying leg", args, env, kept)
+    assert counts["exit"] < 0 and counts["errors"] == 1
+    [(label, digest)] = dev.CRASHES
+    assert label == "dying leg"
+    assert digest.startswith("Fatal Python error: Segmentation fault")
+    assert "Current thread" in digest and "test_dies_in_the_middle" in digest
+    assert "idle_worker" not in digest  # other threads stay in the full log only
