@@ -10,15 +10,19 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import importlib.util
 import os
 import re
 import shutil
 import subprocess
 import sys
+import tempfile
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent
 
@@ -167,9 +171,10 @@ def crash_digest(lines: list[str]) -> str:
     """What matters of a crashed leg's output, short enough to survive a truncated CI log: the
     fatal error, the crashing thread's stack and the main thread's (the running test), as
     Python's faulthandler printed them ("" when nothing crashed)."""
-    start = next((i for i, line in enumerate(lines) if line.startswith("Fatal Python error")), -1)
+    fatal = "Fatal Python error"
+    start = next((i for i, line in enumerate(lines) if fatal in line), -1)
     if start < 0:
-        return ""
+        return ""  # after pytest's progress dots, on the same line
     blocks: list[list[str]] = []
     for line in lines[start + 1 :]:
         if line.startswith(("Thread 0x", "Current thread 0x")):
@@ -181,26 +186,27 @@ def crash_digest(lines: list[str]) -> str:
     chosen = [b for b in blocks if b[0].startswith("Current")]
     if blocks and blocks[-1] not in chosen:
         chosen.append(blocks[-1])  # the oldest thread: the main one, in the running test
-    return "".join([lines[start], *("".join(b) for b in chosen)])
+    first = lines[start][lines[start].index(fatal) :]
+    return "".join([first, *("".join(b) for b in chosen)])
 
 
-def pytest_leg(
-    python: Path,
-    label: str,
-    args: list[str],
-    env: dict[str, str],
-    buffer: list[str] | None = None,
-) -> dict[str, int]:
-    """Run one pytest leg; return its counts read from pytest's closing line. With `buffer`
-    its output is kept there (a leg running beside another) instead of printed as it comes."""
-    header = f"\n===== {label} =====\n"
-    if buffer is None:
-        print(header, end="", flush=True)
-    else:
-        buffer.append(header)
-    started = time.monotonic()
+def _progress_log() -> Any:
+    """tests/progress_log.py, the plugin every leg loads (also read here after a crash)."""
+    spec = importlib.util.spec_from_file_location(
+        "progress_log", ROOT / "tests" / "progress_log.py"
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _pytest_once(
+    python: Path, args: list[str], env: dict[str, str], emit: Callable[[str], None]
+) -> tuple[int, dict[str, int], list[str]]:
+    """One pytest process: its exit code, the counts of its closing line, its output."""
     proc = subprocess.Popen(
-        [str(python), "-m", "pytest", *args],
+        [str(python), "-m", "pytest", "-p", "tests.progress_log", *args],
         cwd=ROOT,
         env=env,
         stdout=subprocess.PIPE,
@@ -212,25 +218,62 @@ def pytest_leg(
     kept: list[str] = []
     for line in proc.stdout:
         kept.append(line)
-        if buffer is None:
-            sys.stdout.write(line)
-        else:
-            buffer.append(line)
+        emit(line)
         if SUMMARY.search(line):
             last = line
     code = proc.wait()
-    digest = crash_digest(kept)
-    if digest or code < 0:
-        CRASHES.append((label, digest or f"the process died from signal {-code}\n"))
-    seconds = round(time.monotonic() - started)
-    counts = {"passed": 0, "failed": 0, "skipped": 0, "errors": 0, "exit": code, "seconds": seconds}
+    counts = {"passed": 0, "failed": 0, "skipped": 0, "errors": 0}
     for number, word in SUMMARY.findall(last):
         key = "errors" if word.startswith("error") else word
         if key in counts:
             counts[key] += int(number)
+    return code, counts, kept
+
+
+def pytest_leg(
+    python: Path,
+    label: str,
+    args: list[str],
+    env: dict[str, str],
+    buffer: list[str] | None = None,
+) -> dict[str, int]:
+    """Run one pytest leg; return its counts read from pytest's closing line. With `buffer`
+    its output is kept there (a leg running beside another) instead of printed as it comes.
+
+    A process that crashes (Blender dying from a signal in its own code) is reported: its
+    digest goes after the summary and the leg's line says it crashed. The tests it had not
+    finished, the one it died in first, are then run once more in a new process, and the leg
+    passes only if they do: a crash that comes back fails it."""
+    emit = buffer.append if buffer is not None else _print
+    emit(f"\n===== {label} =====\n")
+    started = time.monotonic()
+    progress_log = _progress_log()
+    with tempfile.TemporaryDirectory(prefix="yvo3d-leg-") as tmp:
+        log = os.path.join(tmp, "progress.tsv")
+        code, counts, kept = _pytest_once(python, args, {**env, progress_log.ENV: log}, emit)
+        crashed = 1 if code < 0 else 0  # killed by a signal: faulthandler re-raises it
+        if crashed:
+            CRASHES.append((label, crash_digest(kept) or f"died from signal {-code}\n"))
+            finished = progress_log.read(log)
+            counts = {key: list(finished.values()).count(key) for key in counts}
+            emit(
+                f"\n===== {label}: crashed after {len(finished)} tests; the others run again "
+                "in a new process =====\n"
+            )
+            deselect = [arg for nodeid in finished for arg in ("--deselect", nodeid)]
+            code, again, kept = _pytest_once(python, [*args, *deselect], env, emit)
+            counts = {key: counts[key] + again[key] for key in counts}
+            if code < 0:
+                CRASHES.append((f"{label}, run again", crash_digest(kept) or f"signal {-code}\n"))
     if code not in (0, 5) and not counts["failed"] and not counts["errors"]:
         counts["errors"] += 1  # pytest itself failed (collection, crash): count it
-    return counts
+    seconds = round(time.monotonic() - started)
+    return {**counts, "crashed": crashed, "exit": code, "seconds": seconds}
+
+
+def _print(text: str) -> None:
+    sys.stdout.write(text)
+    sys.stdout.flush()
 
 
 def blender_legs(args: argparse.Namespace) -> list[tuple[str, str]]:
@@ -256,7 +299,7 @@ def summary_line(label: str, counts: dict[str, int] | str) -> str:
     return (
         f"{label:38s} passed {counts['passed']:4d}  failed {counts['failed']:3d}  "
         f"errors {counts['errors']:3d}  skipped {counts['skipped']:3d}  "
-        f"({counts['seconds']} s)"
+        f"({counts['seconds']} s)" + (" crashed once: see below" if counts.get("crashed") else "")
     )
 
 

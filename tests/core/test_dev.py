@@ -117,29 +117,61 @@ def test_every_leg_has_a_pinned_requirements_file(dev: ModuleType) -> None:
     assert dict(dev.BLENDER_LEGS)["bpy50"] == "full"
 
 
-def test_a_crashed_leg_keeps_the_crashing_and_the_main_threads_stack(
-    dev: ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    # A real pytest process that segfaults in a test while a worker thread waits: the digest
-    # must name the test (main thread) and the crash, whatever CI cuts from the middle.
-    test_file = tmp_path / "test_dies.py"
+def _dying_tests(folder: Path, once: bool) -> Path:
+    """Three tests; the second segfaults (only the first time it runs if `once`) while a
+    worker thread waits."""
+    marker = folder / "died-once"
+    test_file = folder / "test_dies.py"
     test_file.write_text(
-        "import ctypes, threading, time\n"
+        "import ctypes, os, threading, time\n"
+        "def test_before():\n"
+        "    pass\n"
         "def idle_worker():\n"
         "    time.sleep(30)\n"
         "def test_dies_in_the_middle():\n"
+        f"    if {once!r} and os.path.exists({str(marker)!r}):\n"
+        "        return\n"
+        f"    open({str(marker)!r}, 'w').close()\n"
         "    threading.Thread(target=idle_worker, daemon=True).start()\n"
         "    time.sleep(0.2)\n"
         "    ctypes.string_at(0)\n"
+        "def test_after():\n"
+        "    pass\n"
     )
-    monkeypatch.setattr(dev, "CRASHES", [])
-    env = {**os.environ, "PYTHONPATH": str(tmp_path)}
+    return test_file
+
+
+def _run_leg(dev: ModuleType, test_file: Path) -> tuple[dict[str, int], str]:
     kept: list[str] = []
     args = ["-q", "-p", "no:cacheprovider", str(test_file)]
-    counts = dev.pytest_leg(Path(sys.executable), "dying leg", args, env, kept)
-    assert counts["exit"] < 0 and counts["errors"] == 1
+    counts = dev.pytest_leg(Path(sys.executable), "dying leg", args, dict(os.environ), kept)
+    return counts, "".join(kept)
+
+
+def test_a_crash_is_reported_and_the_unfinished_tests_run_again(
+    dev: ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A real pytest process that segfaults once: the digest names the test (main thread) and
+    # the crash, whatever CI cuts from the middle of the log; the test that finished is not
+    # run again, the one that died and the one after it are, and then they pass.
+    monkeypatch.setattr(dev, "CRASHES", [])
+    counts, output = _run_leg(dev, _dying_tests(tmp_path, once=True))
+    assert counts["crashed"] == 1 and counts["exit"] == 0
+    assert (counts["passed"], counts["failed"], counts["errors"]) == (3, 0, 0)
+    assert "crashed after 1 tests; the others run again" in output
+    assert "2 passed, 1 deselected" in output
     [(label, digest)] = dev.CRASHES
     assert label == "dying leg"
     assert digest.startswith("Fatal Python error: Segmentation fault")
     assert "Current thread" in digest and "test_dies_in_the_middle" in digest
     assert "idle_worker" not in digest  # other threads stay in the full log only
+    assert "crashed once" in dev.summary_line("dying leg", counts)
+
+
+def test_a_crash_that_comes_back_fails_the_leg(
+    dev: ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(dev, "CRASHES", [])
+    counts, _ = _run_leg(dev, _dying_tests(tmp_path, once=False))
+    assert counts["exit"] < 0 and counts["errors"] == 1 and counts["passed"] == 1
+    assert [label for label, _ in dev.CRASHES] == ["dying leg", "dying leg, run again"]
