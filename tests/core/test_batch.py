@@ -479,3 +479,45 @@ def test_following_a_job_interrupted_before_payment_ends_it_without_waiting(stan
     assert "nothing was paid" in item.error.lower()
     assert standin.paid_requests == 0
     close(manager)
+
+
+def test_a_price_check_that_started_a_paid_job_is_followed_and_nothing_more_is_sent(
+    standin,  # noqa: F811
+    tmp_path,
+    folder,
+):
+    # A service (or proxy) that ignores dryRun: the first item's price check starts a paid
+    # job. That job is the item's own request: it is followed to the end and its model kept.
+    # Every other price check would start another paid job: none is sent, and no generate.
+    standin.ignore_dry_run = True
+    out = tmp_path / "out"
+    manager = make_manager(standin, str(tmp_path / "user"))
+    items = items_from_folder(str(folder), {})
+    run = start_run(manager, items, out)
+    to_send = run.plan()
+    run.price(to_send, lambda: client_for(standin))
+    assert standin.paid_requests == 1 and standin.count("generate") == 1
+    first, *rest = to_send
+    assert first.paid and first.status == Status.RUNNING and first.job_id == standin.job_ids()[0]
+    assert all(i.status == Status.FAILED and not i.paid for i in rest)
+    assert all("price check of p0.png started a paid job" in i.error for i in rest)
+    assert any("followed as this item's job" in line for line in run.emit)
+    run.run([i for i in to_send if i.status == Status.PENDING], timeout=60)
+    assert first.status == Status.DONE and first.cost == 40
+    check_glb(first.output)
+    assert standin.paid_requests == 1, "nothing more was sent"
+    close(manager)
+
+    # Fixed service, next run: the paid item is not sent again (its result is in the library
+    # under its request's fingerprint); the others are priced and sent once each.
+    standin.ignore_dry_run = False
+    manager = make_manager(standin, str(tmp_path / "user"))
+    items = items_from_folder(str(folder), {})
+    run = start_run(manager, items, out)
+    to_send = run.plan()
+    assert [i.key for i in to_send] == [i.key for i in rest]
+    run.price(to_send, lambda: client_for(standin))
+    run.run(to_send, timeout=60)
+    assert sum(i.status == Status.DONE for i in items) == 4
+    assert standin.paid_requests == 4, "one paid request per image, the first one included"
+    close(manager)

@@ -112,26 +112,46 @@ def test_a_dry_run_that_started_a_job_is_followed_and_never_generated_again(
     manager.shutdown()
 
 
+def _settled(pricer):
+    deadline = time.monotonic() + 10
+    while pricer.quote().state == "pending":
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+    return pricer.quote()
+
+
 def test_the_panel_price_check_follows_a_job_it_started(standin, image):  # noqa: F811
     """Same fact, from the panel's price line: the job a dry run started is handed over to be
-    followed (it is paid), and the price line says so instead of showing a price."""
+    followed (it is paid) with its request's fingerprint (so Generate knows that request as
+    paid), the price line says so instead of showing a price, and no other price check is
+    sent to that service: each one would start another paid job."""
     standin.ignore_dry_run = True
     followed = []
     pricer = Pricer(
         lambda: client_for(standin),
         UploadCache(),
         debounce=0,
-        on_paid_job=lambda job_id, cost: followed.append((job_id, cost)) is None,
+        on_paid_job=lambda job_id, cost, request: followed.append((job_id, cost, request)) is None,
     )
-    pricer.request([image], DEFAULT_TABLE.defaults())
-    deadline = time.monotonic() + 10
-    while pricer.quote().state == "pending":
-        assert time.monotonic() < deadline
-        time.sleep(0.02)
-    pricer.stop()
-    quote = pricer.quote()
+    settings = DEFAULT_TABLE.defaults()
+    pricer.request([image], settings)
+    quote = _settled(pricer)
     assert quote.state == "error" and "followed in the Jobs panel" in quote.message
-    assert followed == [(standin.job_ids()[0], 40.0)] and standin.paid_requests == 1
+    [(job_id, cost, request)] = followed
+    assert (job_id, cost) == (standin.job_ids()[0], 40.0) and standin.paid_requests == 1
+    hashes = [images.file_sha256(image)]
+    assert request == {
+        "fingerprint": DEFAULT_TABLE.fingerprint(settings, hashes),
+        "settings": settings,
+        "images": [image],
+        "image_hashes": hashes,
+    }
+
+    pricer.request([image], {**settings, "textureResolution": "4K"})  # another setting
+    quote = _settled(pricer)
+    pricer.stop()
+    assert quote.state == "error" and "no more price checks are sent" in quote.message
+    assert standin.paid_requests == 1 and standin.count("generate") == 1
 
 
 # --------------------------------------------------------------------------- 3. the GLB

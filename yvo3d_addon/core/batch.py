@@ -437,9 +437,9 @@ def copy_glb(source: str, dest: str) -> None:
     os.replace(part, dest)
 
 
-def adopt(manager: JobManager, job_id: str, name: str) -> JobRecord:
+def adopt(manager: JobManager, job_id: str, name: str, **request: Any) -> JobRecord:
     """Follow a job known only by Scenario's job id and download its result (free)."""
-    return manager.adopt(job_id, name)
+    return manager.adopt(job_id, name, **request)
 
 
 def find_record(manager: JobManager, ident: str) -> JobRecord | None:
@@ -653,7 +653,7 @@ class Run:
         uploads: UploadCache = self.manager.uploads
         cache: dict[str, float] = {}
         total = 0.0
-        for item in items:
+        for index, item in enumerate(items):
             try:
                 pairs = zip(item.send_paths, item.hashes, strict=True)
                 ids = [uploads.upload(client, p, h) for p, h in pairs]
@@ -667,11 +667,52 @@ class Run:
                     cache[key] = client.estimate(body, self.manager.model_id).cost
                 item.price = cache[key]
                 total += item.price
+            except errors.PaidDryRunError as exc:
+                # The service (or a proxy) ignored dryRun: the next price check would start
+                # another paid job. This one is the item's own request: follow it; send nothing
+                # more, not even for the other items.
+                self._follow_paid_price_check(item, exc, items[index + 1 :])
+                break
             except errors.Yvo3dError as exc:
                 item.fail(exc)
                 self.emit(f"[yvo3d] {item.key}: cannot be priced: {exc.user_text()}")
         self.save()
         return total
+
+    def _follow_paid_price_check(
+        self, item: Item, exc: errors.PaidDryRunError, rest: list[Item]
+    ) -> None:
+        record = adopt(
+            self.manager,
+            exc.job_id,
+            item.name,
+            fingerprint=item.fingerprint,  # a later run knows this request as paid
+            settings=dict(item.settings),
+            images=list(item.images),
+            image_hashes=list(item.hashes),
+            cost=exc.cost,
+        )
+        item.paid, item.job_id, item.local_id = True, exc.job_id, record.id
+        item.cost = exc.cost
+        item.status = Status.RUNNING
+        item.note = "its price check started a paid job: followed as its job"
+        if not self.dry_run:
+            self._inflight[item.key] = item
+        self.emit(
+            f"[yvo3d] {item.key}: the price check started a paid job ({exc.job_id}): it is "
+            "followed as this item's job and its model kept; nothing more is sent"
+        )
+        for other in rest:
+            if other.status != Status.PENDING:
+                continue
+            other.fail(
+                errors.PriceCheckError(
+                    f"Not priced and not sent: the price check of {item.key} started a paid job "
+                    "(the service or a proxy ignored dryRun), so no other request was sent.",
+                    fix="Check the service URL and any proxy, then run the batch again: "
+                    "the job already paid is followed, never sent twice.",
+                )
+            )
 
     # -- running --
 

@@ -565,6 +565,10 @@ class _Worker:
             return ""
 
 
+ADOPT_FIELDS = frozenset({"fingerprint", "settings", "images", "image_hashes", "cost"})
+"""What `JobManager.adopt` may be told of the request behind a job it follows."""
+
+
 class JobManager:
     """Owns the workers, the store, the library and the event queue. Main-thread API only."""
 
@@ -655,9 +659,16 @@ class JobManager:
         self._publish(record, "stage")
         worker.thread.start()
 
-    def adopt(self, job_id: str, name: str) -> JobRecord:
+    def adopt(self, job_id: str, name: str, **request: Any) -> JobRecord:
         """Follow a job known only by Scenario's job id (started in the web app, on another
-        computer, or from a lost store) and download its result: nothing that costs is sent."""
+        computer, or from a lost store) and download its result: nothing that costs is sent.
+
+        `request`: what is known of the request that started it (fingerprint, settings,
+        images, image_hashes, cost: a price check the service took for a generation), so that
+        the same request is recognised as paid and never sent again."""
+        unknown = set(request) - ADOPT_FIELDS
+        if unknown:
+            raise TypeError(f"adopt() does not take {sorted(unknown)}")
         record = JobRecord(
             id=_new_local_id(),
             name=name,
@@ -665,6 +676,7 @@ class JobManager:
             job_id=job_id,
             submitted_at=time.time(),
             message=LABELS[Stage.RUNNING],
+            **request,
         )
         self._start(record)
         return copy.deepcopy(record)

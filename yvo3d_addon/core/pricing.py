@@ -70,6 +70,12 @@ class Quote:
     key: str = ""  # fingerprint of the request this quote is for
 
 
+IGNORED_TEXT = (
+    "No price shown: this service started a paid job for a price check (it or a proxy ignores "
+    "dryRun), so no more price checks are sent to it. Reload the add-on once it is fixed."
+)
+
+
 class Pricer:
     """One background thread; `request()` never blocks and only the latest request is priced."""
 
@@ -81,12 +87,16 @@ class Pricer:
         table: ParamTable = DEFAULT_TABLE,
         debounce: float = 0.6,
         model_id: str = "model_yvo3d-image-to-3d",
-        on_paid_job: Callable[[str, float | None], bool] | None = None,
+        on_paid_job: Callable[[str, float | None, dict[str, Any]], bool] | None = None,
     ) -> None:
         self.client_factory = client_factory
         self.on_paid_job = on_paid_job
-        """Called (on the pricer's thread) with a job a dry run started anyway; True when it
-        is now followed."""
+        """Called (on the pricer's thread) with a job a dry run started anyway, its cost and
+        what is known of its request (fingerprint, settings, images, image_hashes); True when
+        it is now followed."""
+        self.ignored_by = ""
+        """The service that took a price check for a generation: no more are sent to it (each
+        would start another paid job) until the add-on is reloaded."""
         self.uploads = uploads
         self.table = table
         self.debounce = debounce
@@ -158,11 +168,21 @@ class Pricer:
             if key in self._cache:
                 return Quote("ok", cost=self._cache[key], key=key)
             client = self.client_factory()
+            if self.ignored_by and self.ignored_by == client.base_url:
+                return Quote("error", message=IGNORED_TEXT)
             ids = [self.uploads.upload(client, p, h) for p, h in zip(paths, hashes, strict=True)]
             price = client.estimate(self.table.to_request(settings, ids), self.model_id)
         except errors.PaidDryRunError as exc:
-            # a service or proxy ignored dryRun: that job is paid, so it is followed
-            if self.on_paid_job is not None and self.on_paid_job(exc.job_id, exc.cost):
+            # a service or proxy ignored dryRun: that job is paid, so it is followed, and no
+            # other price check goes to that service (it would start another paid job)
+            self.ignored_by = client.base_url
+            request = {
+                "fingerprint": key,
+                "settings": dict(settings),
+                "images": list(paths),
+                "image_hashes": list(hashes),
+            }
+            if self.on_paid_job is not None and self.on_paid_job(exc.job_id, exc.cost, request):
                 return Quote("error", message=f"{exc.message} It is followed in the Jobs panel.")
             return Quote("error", message=exc.user_text())
         except errors.Yvo3dError as exc:

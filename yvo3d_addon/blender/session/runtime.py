@@ -338,12 +338,13 @@ def pricer() -> Pricer:
     return _pricer
 
 
-def _follow_paid_price_check(job_id: str, cost: float | None) -> bool:
-    """A price check started a paid job (dryRun ignored on the way): follow it like any job."""
+def _follow_paid_price_check(job_id: str, cost: float | None, request: dict[str, Any]) -> bool:
+    """A price check started a paid job (dryRun ignored on the way): follow it like any job,
+    known by its request's fingerprint, so a Generate of the same request never pays again."""
     found = existing_manager()
     if found is None:
         return False
-    found.adopt(job_id, "Paid price check")
+    found.adopt(job_id, "Paid price check", cost=cost, **request)
     return True
 
 
