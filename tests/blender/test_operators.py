@@ -219,6 +219,37 @@ def test_a_second_click_while_the_same_job_runs_pays_nothing(yvo: SimpleNamespac
     assert server.paid_requests == 1
 
 
+def test_a_price_check_the_service_took_for_a_generation_is_followed_and_never_paid_again(
+    yvo: SimpleNamespace,
+) -> None:
+    # A service or proxy that ignores dryRun: the panel's price check starts a paid job. The
+    # job is followed, known by its request, so pressing Generate for that request pays
+    # nothing; and no other price check is sent (each would start another paid job).
+    server = yvo.server
+    server.ignore_dry_run = True
+    server.script_job(seconds=2.0)
+    runtime = mod("runtime")
+    add_images([write_png(yvo.images, "priced.png")])
+    runtime.request_price(bpy.context)
+    wait_for(lambda: runtime.quote().state not in ("pending", "idle"), timeout=20)
+    assert "followed in the Jobs panel" in runtime.quote().message
+    manager = runtime.existing_manager()
+    [adopted] = manager.jobs()
+    assert adopted.job_id == server.job_ids()[0] and adopted.fingerprint
+    assert server.paid_requests == 1
+
+    assert bpy.ops.yvo3d.generate() == {"CANCELLED"}  # "already running": nothing sent
+    settings().textureResolution = "4K"
+    runtime.request_price(bpy.context)
+    wait_for(lambda: runtime.quote().state not in ("pending", "idle"), timeout=20)
+    assert "no more price checks are sent" in runtime.quote().message
+    assert server.paid_requests == 1 and server.count("generate") == 1
+
+    reports = Reports()
+    assert mod("operators").run_to_end(bpy.context, [adopted.id], reports) == {"FINISHED"}
+    assert job(adopted.id).stage == "imported"
+
+
 def test_load_post_resumes_unfinished_jobs(yvo: SimpleNamespace, online: Any) -> None:
     server = yvo.server
     server.script_job(seconds=2.0)

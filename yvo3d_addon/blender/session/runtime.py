@@ -376,6 +376,9 @@ def request_price(context: bpy.types.Context | None = None) -> None:
     values = properties.settings_dict(settings)
     if properties.TABLE.validate(values, count):
         return  # the panel shows the rule problem instead of a price
+    # The job manager exists before any price check leaves: a service that takes one for a
+    # generation starts a paid job, and the pricer's thread hands it to the manager to follow.
+    manager(context)
     pricer().request(paths, values)
     _price_wanted = True
 
