@@ -112,6 +112,23 @@ def test_a_dry_run_that_started_a_job_is_followed_and_never_generated_again(
     manager.shutdown()
 
 
+@pytest.mark.parametrize("fault", [{"status": 502}, {"drop": True}])
+def test_a_price_check_that_reached_the_server_is_never_sent_again(standin, image, fault):  # noqa: F811
+    """A price check answered with a 5xx, or whose connection dropped after it was sent, is
+    not resent: if a service or proxy took it for a generation, a resend could start a second
+    paid job. The user sees why and can ask again; a refused connection (never sent) is still
+    retried."""
+    client = client_for(standin)
+    ids = [client.upload_image(image)]
+    body = DEFAULT_TABLE.to_request(DEFAULT_TABLE.defaults(), ids)
+    standin.fault("estimate", times=None, **fault)
+    with pytest.raises(errors.Yvo3dError):
+        client.estimate(body)
+    assert standin.count("estimate") == 1, "sent once"
+    standin.clear_faults()
+    assert client.estimate(body).cost == 40.0
+
+
 def _settled(pricer):
     deadline = time.monotonic() + 10
     while pricer.quote().state == "pending":

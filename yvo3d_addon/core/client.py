@@ -507,9 +507,15 @@ class ScenarioClient:
         what: str,
         json_body: Any = None,
         query: dict[str, str] | None = None,
+        sent_once: bool = False,
     ) -> dict[str, Any]:
         """A free request, retried on network errors, 409, 5xx, bad JSON, and after 429 waits.
-        The answer's 2xx status is kept in `last_status` (a dry run's 269 is not any 2xx)."""
+        The answer's 2xx status is kept in `last_status` (a dry run's 269 is not any 2xx).
+
+        `sent_once`: a request that reached the server is never sent again (only one that
+        certainly never left, or a 429, is): a price check that a service or proxy took for a
+        generation and then failed may have started a paid job, and a resend could start
+        another."""
         import requests  # late (see _network_error); already loaded once a session exists
 
         attempt = 0
@@ -535,10 +541,12 @@ class ScenarioClient:
                 retry_404 = self.retry_not_found and isinstance(exc, errors.NotFoundError)
                 if not (exc.retryable or retry_404) or attempt + 1 >= self.retry.attempts:
                     raise
+                if sent_once:
+                    raise  # the server had it: never sent twice
                 err: errors.Yvo3dError = exc
             except requests.RequestException as exc:
                 err = _network_error(exc, what)
-                if attempt + 1 >= self.retry.attempts:
+                if attempt + 1 >= self.retry.attempts or (sent_once and not _not_sent(exc)):
                     raise err from None
             attempt += 1
             delay = self.retry.delay(attempt)
@@ -648,6 +656,7 @@ class ScenarioClient:
             what="price the generation",
             json_body=body,
             query={"dryRun": "true"},
+            sent_once=True,
         )
         status = self.last_status
         cost = data.get("creativeUnitsCost")
