@@ -204,6 +204,23 @@ def test_blender_images_as_references(yvo: SimpleNamespace, tmp_path: Any) -> No
     assert yvo.server.paid_requests == 1
 
 
+def test_a_painted_image_is_sent_as_painted_not_blank(yvo: SimpleNamespace) -> None:
+    # A generated image painted on (a quick sketch): `Image.copy()` would be generated again,
+    # blank, when saved, and a blank picture would go to a paid job. The copy keeps the paint.
+    sketch = bpy.data.images.new("Sketch", 64, 64, alpha=True)
+    red = [1.0, 0.0, 0.0, 1.0] * (64 * 64)
+    sketch.pixels.foreach_set(red)
+    assert bpy.ops.yvo3d.add_blender_image(image="Sketch") == {"FINISHED"}
+    [copy] = mod("properties").image_paths(settings())
+    saved = bpy.data.images.load(copy)
+    try:
+        assert [round(v, 3) for v in saved.pixels[:4]] == [1.0, 0.0, 0.0, 1.0]
+        assert saved.size[:] == (64, 64)
+    finally:
+        bpy.data.images.remove(saved)
+    assert not [i for i in bpy.data.images if i.name.startswith("YVO3D copy")]
+
+
 def test_a_second_click_while_the_same_job_runs_pays_nothing(yvo: SimpleNamespace) -> None:
     server = yvo.server
     server.script_job(seconds=2.0)

@@ -15,7 +15,8 @@ from bpy.types import Operator
 
 from ...core import errors
 from ..scene import reference
-from ..scene.capture import new_capture_path, save_image_png, use_as_reference
+from ..scene.capture import new_capture_path, use_as_reference
+from ..scene.image_files import save_png
 from ..session import runtime
 from ..settings import properties
 from .common import Result, scene_settings
@@ -109,7 +110,7 @@ def paste_from_clipboard(context: bpy.types.Context) -> bpy.types.Image | None:
 def use_pasted(context: bpy.types.Context, image: bpy.types.Image, *, new_slot: bool) -> int:
     """Put a pasted image into the active slot (or a new one) as a PNG in the captures folder;
     returns the slot index. InputError when the image is no usable reference."""
-    path = save_image_png(image, new_capture_path(runtime.captures_dir(), "pasted"))
+    path = save_png(image, new_capture_path(runtime.captures_dir(), "pasted"))
     index = use_as_reference(context, path, new_slot=new_slot)
     runtime.load_thumbnail(path)
     check_slot(scene_settings(context).images[index])
@@ -218,7 +219,7 @@ class YVO3D_OT_crop_reference(Operator):
                 bpy.data.images.remove(loaded)
         stem = f"{os.path.splitext(properties.slot_label(slot))[0]}-cropped"
         try:
-            path = save_image_png(cropped, new_capture_path(runtime.captures_dir(), stem))
+            path = save_png(cropped, new_capture_path(runtime.captures_dir(), stem))
         except errors.Yvo3dError as exc:
             self.report({"ERROR"}, exc.user_text())
             return {"CANCELLED"}

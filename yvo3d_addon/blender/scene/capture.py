@@ -24,6 +24,7 @@ from ...core.params import MAX_IMAGES
 from .. import compat
 from ..settings import properties
 from ..settings.capture_options import Shot
+from . import image_files
 
 if TYPE_CHECKING:
     from bpy.stub_internal.rna_enums import OperatorReturnItems
@@ -386,48 +387,12 @@ def use_as_reference(context: bpy.types.Context, path: str, *, new_slot: bool = 
     return index
 
 
-def save_image_png(image: bpy.types.Image, path: str) -> str:
-    """The pixels of a Blender image (Render Result included) as a PNG at `path`."""
-    if image.type == "RENDER_RESULT":
-        try:
-            image.save_render(filepath=path)
-        except RuntimeError:
-            raise errors.InputError(
-                f'"{image.name}" is empty: nothing has been rendered yet.',
-                fix="Render first (F12), then use the Render Result again.",
-            ) from None
-        return path
-    if image.size[0] == 0 or image.size[1] == 0 or not image.has_data:
-        raise errors.InputError(
-            f'Image "{image.name}" has no pixels.', fix="Paint or load the image first."
-        )
-    width, height = image.size[:]
-    pixels = array("f", bytes(16 * width * height))
-    cast(Any, image.pixels).foreach_get(pixels)
-    # A new image holding the pixels in memory: a copy of a generated image would be generated
-    # again (blank) rather than keep what was painted on it.
-    copy = bpy.data.images.new(
-        f"{TEMP_NAME} {image.name}", width, height, alpha=True, float_buffer=image.is_float
-    )
-    try:
-        cast(Any, copy).colorspace_settings.name = cast(Any, image).colorspace_settings.name
-        cast(Any, copy.pixels).foreach_set(pixels)
-        copy.filepath_raw = path
-        copy.file_format = "PNG"
-        copy.save()
-    except (RuntimeError, TypeError) as exc:
-        raise errors.InputError(f'Image "{image.name}" could not be saved ({exc}).') from None
-    finally:
-        bpy.data.images.remove(copy)
-    return path
-
-
 def image_as_file(image: bpy.types.Image, folder: str) -> str:
     """The image's own file when it is unmodified on disk, else a PNG copy in `folder`."""
     path = properties.image_file(image)
     if path and os.path.isfile(path):
         return path
-    return save_image_png(image, new_capture_path(folder, image.name))
+    return image_files.save_png(image, new_capture_path(folder, image.name))
 
 
 def _targets(context: bpy.types.Context) -> list[bpy.types.Object]:
