@@ -8,8 +8,9 @@ import threading
 import pytest
 
 from yvo3d_addon.core import errors
+from yvo3d_addon.core import store as store_module
 from yvo3d_addon.core.library import Library, new_entry
-from yvo3d_addon.core.store import JobRecord, JobStore
+from yvo3d_addon.core.store import VERIFIED_SUFFIX, JobRecord, JobStore
 
 
 def glb_bytes() -> bytes:
@@ -67,6 +68,58 @@ def test_corrupt_store_is_backed_up_and_recreated(tmp_path, damage):
     assert open(store.recovered_from, "rb").read() == damage
     store.put(JobRecord(id="a", name="A", stage="queued"))
     assert store.get("a") is not None
+
+
+def _new_session():
+    """What a new Blender process knows: nothing checked yet in memory."""
+    store_module._VERIFIED.clear()  # noqa: SLF001
+
+
+def test_a_start_after_a_clean_quit_skips_the_check_and_a_start_after_a_crash_runs_it(tmp_path):
+    path = str(tmp_path / "jobs.sqlite")
+    store = JobStore(path)
+    assert store.checked_at_open
+    store.put(JobRecord(id="a", name="A", stage="queued", job_id="job_1"))
+    store.close()  # a clean quit leaves the mark
+    assert os.path.isfile(path + VERIFIED_SUFFIX)
+
+    _new_session()
+    store = JobStore(path)
+    assert not store.checked_at_open and store.get("a") is not None
+    assert not os.path.exists(path + VERIFIED_SUFFIX), "consumed: a crash now leaves none"
+    store.put(JobRecord(id="b", name="B", stage="queued", job_id="job_2"))
+    # The process dies here (no close): the next start checks the whole store.
+    _new_session()
+    again = JobStore(path)
+    assert again.checked_at_open and again.get("b") is not None
+    again.close()
+
+
+def test_a_store_changed_after_its_clean_close_is_checked_and_its_damage_found(tmp_path):
+    path = str(tmp_path / "jobs.sqlite")
+    store = JobStore(path)
+    store.put(JobRecord(id="a", name="A", stage="queued", job_id="job_1"))
+    store.close()
+    # Something else wrote the file after the mark was left (a tampered or damaged copy).
+    with open(path, "r+b") as fh:
+        fh.seek(100)
+        fh.write(b"\xff" * 4000)
+    _new_session()
+    store = JobStore(path)
+    assert store.checked_at_open and store.recovered_from
+    store.close()
+
+
+@pytest.mark.parametrize("mark", ["[1, 2]", "not json", '{"size": 1}', "[1.5, 2]"])
+def test_a_wrong_or_unreadable_mark_means_a_check(tmp_path, mark):
+    path = str(tmp_path / "jobs.sqlite")
+    JobStore(path).close()
+    with open(path + VERIFIED_SUFFIX, "w") as fh:
+        fh.write(mark)
+    _new_session()
+    store = JobStore(path)
+    assert store.checked_at_open
+    store.close()
 
 
 def _entry(lib: Library, entry_id: str, name: str, fingerprint: str, created: float):

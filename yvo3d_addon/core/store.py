@@ -26,6 +26,11 @@ _VERIFIED: dict[str, tuple[int, int]] = {}
 """(size, mtime) of each store file as this process closed it: reopened unchanged in the same
 session (a manager made again), it is not checked again (the integrity check is once a session)."""
 
+VERIFIED_SUFFIX = ".verified"
+"""Beside the store: its (size, mtime) at its last clean close, after a check. Consumed when the
+store is opened: a Blender start after a clean quit skips the O(size) check; after a crash, or
+when anything else wrote the file, the mark is gone or differs and the store is checked."""
+
 
 def _mark(path: str) -> tuple[int, int]:
     try:
@@ -33,6 +38,42 @@ def _mark(path: str) -> tuple[int, int]:
     except OSError:
         return (-1, -1)
     return (stat.st_size, stat.st_mtime_ns)
+
+
+def _clean_mark(path: str) -> tuple[int, int] | None:
+    """The file's mark when everything is in it (no write-ahead log with pages not yet in the
+    file: another session still has it open, or the last one crashed); else None."""
+    try:
+        if os.path.getsize(path + "-wal") > 0:
+            return None
+    except OSError:
+        pass  # no log: everything is in the file
+    mark = _mark(path)
+    return mark if mark[0] > 0 else None
+
+
+def _take_verified(path: str) -> tuple[int, int] | None:
+    """The mark the last clean close left, removed (a crash from now on leaves none)."""
+    marker = path + VERIFIED_SUFFIX
+    try:
+        with open(marker, encoding="utf-8") as fh:
+            data = json.load(fh)
+        os.remove(marker)
+    except (OSError, ValueError):
+        return None
+    if isinstance(data, list) and len(data) == 2 and all(type(v) is int for v in data):
+        return (data[0], data[1])
+    return None
+
+
+def _leave_verified(path: str, mark: tuple[int, int]) -> None:
+    marker = path + VERIFIED_SUFFIX
+    try:
+        with open(marker + ".part", "w", encoding="utf-8") as fh:
+            json.dump(list(mark), fh)
+        os.replace(marker + ".part", marker)
+    except OSError as exc:  # the next start checks the store: slower, never wrong
+        log.info("could not leave the store's check mark (%s)", exc)
 
 
 @dataclass
@@ -111,9 +152,13 @@ class JobStore:
     def _open(self) -> sqlite3.Connection:
         import sqlite3
 
+        mark = _clean_mark(self.path)  # before connecting: opening may replay a log
+        remembered = _take_verified(self.path)
+        remembered = _VERIFIED.pop(self.path, None) or remembered
+        checked = mark is not None and remembered == mark
+        self.checked_at_open = not checked
+        """Whether opening ran the integrity check (the benchmark and tests read it)."""
         db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
-        mark = _mark(self.path)
-        checked = mark[0] > 0 and _VERIFIED.pop(self.path, None) == mark
         try:
             check = ("ok",) if checked else db.execute("PRAGMA quick_check").fetchone()
             if not check or check[0] != "ok":
@@ -269,4 +314,7 @@ class JobStore:
     def close(self) -> None:
         with self._lock:
             self._db.close()
-        _VERIFIED[self.path] = _mark(self.path)
+        mark = _clean_mark(self.path)
+        if mark is not None:
+            _VERIFIED[self.path] = mark
+            _leave_verified(self.path, mark)
