@@ -225,18 +225,13 @@ class _Counted:
         return self.items[index]
 
 
-def test_a_long_library_costs_no_walk_per_redraw(
-    yvo: SimpleNamespace, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """N = 200 entries: a redraw's filter and sort index the Blender collection zero times
-    (indexing it is O(i), so a sort key reading items[i] is quadratic) and read no entry.json;
-    a new download refreshes the list by reading its own record only."""
-    ui = mod("library_ui")
-    library = mod("runtime").manager(bpy.context).library
+def plain_entries(library: Any, prefix: str = "lib") -> Any:
+    """add(n): a small entry "Model n" (id prefix_000n), created at 1000 + n (newer as n grows).
+    Tests use different prefixes: the session remembers whose thumbnails it tried."""
     model = glb.textured_glb(triangles=4, texture_size=4)
 
     def add(n: int) -> str:
-        entry_id = f"lib_{n:04d}"
+        entry_id = f"{prefix}_{n:04d}"
         Path(library.glb_dest(entry_id)).write_bytes(model)
         library.add(
             core("library").new_entry(
@@ -254,6 +249,58 @@ def test_a_long_library_costs_no_walk_per_redraw(
         )
         return entry_id
 
+    return add
+
+
+def test_a_long_library_is_held_a_page_at_a_time_and_searched_whole(
+    yvo: SimpleNamespace, popup: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The list holds the newest page of the library (the first fill of 20,000 entries never
+    makes 20,000 Blender items); a search finds old entries too, from the index; Show More
+    holds another page; a landing keeps the page's length."""
+    ops = mod("ops.library_ops")
+    monkeypatch.setattr(ops, "PAGE", 5)
+    monkeypatch.setattr(ops._Listing, "limit", 5)
+    add = plain_entries(mod("runtime").manager(bpy.context).library, prefix="page")
+    for n in range(12):
+        add(n)
+    data = bpy.context.window_manager.yvo3d_library
+    assert ops.refresh(bpy.context) == 12
+    assert [i.name for i in items()] == [f"Model {n}" for n in (11, 10, 9, 8, 7)]
+    assert ops.listing_counts() == (5, 12) and not ops.stale(bpy.context)
+    drawn = draw(popup, monkeypatch, "YVO3D_PT_library")
+    assert "The newest 5 of 12" in drawn.labels() and drawn.operators("yvo3d.library_more")
+
+    data.search = "model 1"  # typed: the list is out of date until the refresh after draw
+    assert ops.stale(bpy.context)
+    ops.refresh(bpy.context)
+    assert [i.name for i in items()] == ["Model 11", "Model 10", "Model 1"]  # Model 1 is old
+    assert ops.listing_counts() == (3, 3)
+    drawn = draw(popup, monkeypatch, "YVO3D_PT_library")
+    assert not drawn.operators("yvo3d.library_more")
+    data.search = "no such model"
+    ops.refresh(bpy.context)
+    assert "Nothing matches the search" in draw(popup, monkeypatch, "YVO3D_PT_library").labels()
+
+    data.search = ""
+    ops.refresh(bpy.context)
+    assert bpy.ops.yvo3d.library_more() == {"FINISHED"}
+    assert ops.listing_counts() == (10, 12) and items()[-1].name == "Model 2"
+    add(12)  # a job lands: newest at the top, the page keeps its length
+    ops.refresh(bpy.context)
+    assert ops.listing_counts() == (10, 13)
+    assert items()[0].name == "Model 12" and items()[-1].name == "Model 3"
+
+
+def test_a_long_library_costs_no_walk_per_redraw(
+    yvo: SimpleNamespace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """N = 200 entries: a redraw's filter and sort index the Blender collection zero times
+    (indexing it is O(i), so a sort key reading items[i] is quadratic) and read no entry.json;
+    a new download refreshes the list by reading its own record only."""
+    ui = mod("library_ui")
+    library = mod("runtime").manager(bpy.context).library
+    add = plain_entries(library)
     for n in range(200):
         add(n)
     reads: list[str] = []
@@ -274,6 +321,9 @@ def test_a_long_library_costs_no_walk_per_redraw(
         assert counted.indexed == 0 and sum(1 for f in flags if f) == shown
         assert data.items[ranks.index(0)].name == "Model 199"  # newest first
     assert reads == []
+    data.search = ""  # the whole list again (a search holds only its matches)
+    ui.refresh(bpy.context)
+    reads.clear()
 
     newest = add(500)
     assert ui.refresh(bpy.context) == 201

@@ -107,6 +107,12 @@ def _signature() -> object:
     return (id(manager), manager.library.root, manager.library.index.version)
 
 
+PAGE = 1000
+"""Rows the list holds at first: the newest entries, or the newest that match the search (found
+in the whole library's index). Show More adds as many. Each row is a Blender collection item
+made on the main thread: a library of 20,000 is never turned into 20,000 items at once."""
+
+
 class _Listing:
     """The list as plain Python, in the collection's order, made at each refresh: the UIList's
     filter and sort read these, never the Blender collection (whose indexing is O(i))."""
@@ -115,6 +121,26 @@ class _Listing:
     names: list[str] = []  # lower-cased, for the search
     ranks: list[int] = []  # newest first
     flags: dict[tuple[str, int], list[int]] = {}
+    query: str = ""
+    """The search the list was filled for (another one typed: refresh)."""
+    limit = PAGE
+    total = 0
+    """Entries that match `query` in the whole library (the list holds at most `limit`)."""
+    lowered: tuple[int, list[str]] = (-1, [])
+    """(index version, every entry's lower-cased name, newest first): searched without
+    lower-casing 20,000 names again at each key."""
+
+
+def listing_counts() -> tuple[int, int]:
+    """(rows the list holds, entries that match its search): the panel offers Show More."""
+    return len(_Listing.ids), _Listing.total
+
+
+def stale(context: bpy.types.Context) -> bool:
+    """The list no longer shows what it should: the library changed or the search did."""
+    data = state(context)
+    query = str(getattr(data, "search", "") or "")
+    return _signature() != _seen or query != _Listing.query
 
 
 def list_filter(text: str, bit: int, count: int) -> tuple[list[int], list[int]] | None:
@@ -184,7 +210,10 @@ def refresh(context: bpy.types.Context) -> int:
     if data is None:
         return 0
     library = runtime.manager(context).library
-    rows = library.index.listing()  # newest first
+    every = library.index.listing()  # newest first
+    query = str(data.search or "")
+    matching = _matching(every, query.lower(), library.index.version)
+    rows = matching[: _Listing.limit]
     selected = ""
     if 0 <= data.index < len(data.items):
         selected = data.items[data.index].entry_id
@@ -202,9 +231,20 @@ def refresh(context: bpy.types.Context) -> int:
             _entries[entry_id] = entry
             _load_thumbnails(entry)
     _remember(rows)
+    _Listing.query, _Listing.total = query, len(matching)
     data.index = _Listing.ids.index(selected) if selected in wanted else 0
     _seen = _signature()
-    return len(rows)
+    return len(every)
+
+
+def _matching(every: list[Row], needle: str, version: int) -> list[Row]:
+    """The entries whose name contains `needle`, newest first (all of them for "")."""
+    if not needle:
+        return every
+    if _Listing.lowered[0] != version or len(_Listing.lowered[1]) != len(every):
+        _Listing.lowered = (version, [row[1].lower() for row in every])
+    names = _Listing.lowered[1]
+    return [row for row, name in zip(every, names, strict=True) if needle in name]
 
 
 def _refresh_timer() -> None:
@@ -283,6 +323,23 @@ def _entry(context: bpy.types.Context, entry_id: str) -> LibraryEntry | None:
     if not entry_id:
         return active_entry(context)
     return _entries.get(entry_id) or runtime.manager(context).library.get(entry_id)
+
+
+class YVO3D_OT_library_more(Operator):
+    """Show more of the library's entries in the list"""
+
+    bl_idname = "yvo3d.library_more"
+    bl_label = "Show More"
+    bl_options = {"INTERNAL"}
+
+    def execute(self, context: bpy.types.Context) -> Result:
+        _Listing.limit += PAGE
+        try:
+            refresh(context)
+        except errors.Yvo3dError as exc:
+            self.report({"ERROR"}, exc.user_text())
+            return {"CANCELLED"}
+        return {"FINISHED"}
 
 
 class YVO3D_OT_library_refresh(Operator):
@@ -456,6 +513,7 @@ def unregister() -> None:
 
 
 classes = (
+    YVO3D_OT_library_more,
     YVO3D_OT_library_refresh,
     YVO3D_OT_library_recall,
     YVO3D_OT_library_reveal,

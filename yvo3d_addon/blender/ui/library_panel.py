@@ -11,15 +11,16 @@ from ...core.library import LibraryEntry
 from ...core.params import DEFAULT_TABLE
 from ..ops.library_ops import (
     YVO3D_OT_library_delete,
+    YVO3D_OT_library_more,
     YVO3D_OT_library_recall,
     YVO3D_OT_library_refresh,
     YVO3D_OT_library_reveal,
     _format_date,
     _refresh_soon,
-    _seen,
-    _signature,
     active_entry,
     list_filter,
+    listing_counts,
+    stale,
     thumb_icon,
     want_thumbnail,
 )
@@ -97,11 +98,12 @@ class YVO3D_PT_library(Panel):
         data = state(context)
         if data is None:
             return
-        if _signature() != _seen:
+        if stale(context):
             _refresh_soon()
         layout.prop(data, "search", text="", icon="VIEWZOOM")
         if not data.items:
-            layout.label(text="No downloaded models yet", icon="INFO")
+            text = "Nothing matches the search" if data.search else "No downloaded models yet"
+            layout.label(text=text, icon="INFO")
             return
         if getattr(context, "region", None) is not None:
             layout.template_list(
@@ -109,6 +111,11 @@ class YVO3D_PT_library(Panel):
             )
         else:
             _draw_rows(layout, data)  # template_list needs a region (it crashes without one)
+        held, total = listing_counts()
+        if total > held:
+            row = layout.row(align=True)
+            row.label(text=f"The newest {held:,} of {total:,}")
+            row.operator(YVO3D_OT_library_more.bl_idname, text="Show More")
         entry = active_entry(context)
         if entry is None:
             return
