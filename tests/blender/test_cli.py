@@ -22,7 +22,7 @@ import bpy
 import pytest
 
 from tests.media import png_bytes
-from yvo3d_addon.core.client import check_glb
+from yvo3d_addon.core.assets import check_glb
 
 from .conftest import ADDON_MODULE
 

@@ -14,6 +14,7 @@ from tests.media import png_bytes
 from tests.standin.fixtures import standin  # noqa: F401
 from tests.standin.model import price as standin_price
 from yvo3d_addon.core import errors
+from yvo3d_addon.core.assets import check_glb
 from yvo3d_addon.core.batch import (
     EXIT_INTERRUPTED,
     EXIT_OK,
@@ -35,7 +36,7 @@ from yvo3d_addon.core.batch import (
     parse_settings,
     parse_value,
 )
-from yvo3d_addon.core.client import RetryPolicy, ScenarioClient, check_glb
+from yvo3d_addon.core.client import RetryPolicy, ScenarioClient
 from yvo3d_addon.core.jobs import JobManager, PollPolicy, Stage
 from yvo3d_addon.core.library import Library
 from yvo3d_addon.core.params import DEFAULT_TABLE

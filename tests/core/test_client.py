@@ -10,15 +10,10 @@ import pytest
 from tests.media import png_bytes
 from tests.standin.fixtures import standin  # noqa: F401
 from yvo3d_addon.core import errors
-from yvo3d_addon.core.client import (
-    Asset,
-    RetryPolicy,
-    ScenarioClient,
-    check_base_url,
-    check_glb,
-    pick_glb,
-)
+from yvo3d_addon.core.assets import Asset, check_glb, pick_glb
+from yvo3d_addon.core.client import RetryPolicy, ScenarioClient
 from yvo3d_addon.core.params import DEFAULT_TABLE
+from yvo3d_addon.core.wire import check_base_url
 
 FAST = RetryPolicy(attempts=4, base=0.01, cap=0.05)
 

@@ -22,7 +22,8 @@ import pytest
 
 from tests.media import png_bytes
 from tests.standin.server import StandIn
-from yvo3d_addon.core.client import RetryPolicy, ScenarioClient, check_glb
+from yvo3d_addon.core.assets import check_glb
+from yvo3d_addon.core.client import RetryPolicy, ScenarioClient
 from yvo3d_addon.core.jobs import JobManager, PollPolicy, Stage
 from yvo3d_addon.core.library import Library
 from yvo3d_addon.core.params import DEFAULT_TABLE

@@ -16,7 +16,8 @@ import pytest
 from tests.media import png_bytes
 from tests.standin.fixtures import standin  # noqa: F401
 from yvo3d_addon.core import errors, images
-from yvo3d_addon.core.client import Asset, RetryPolicy, ScenarioClient, pick_glb
+from yvo3d_addon.core.assets import Asset, pick_glb
+from yvo3d_addon.core.client import RetryPolicy, ScenarioClient
 from yvo3d_addon.core.jobs import JobManager, PollPolicy, Stage
 from yvo3d_addon.core.library import Library
 from yvo3d_addon.core.params import DEFAULT_TABLE

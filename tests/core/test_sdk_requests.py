@@ -21,7 +21,8 @@ import pytest
 from tests.media import png_bytes
 from tests.standin.model import model_record
 from yvo3d_addon.core import images
-from yvo3d_addon.core.client import MODEL_ID, RetryPolicy, ScenarioClient, pick_glb
+from yvo3d_addon.core.assets import pick_glb
+from yvo3d_addon.core.client import MODEL_ID, RetryPolicy, ScenarioClient
 
 scenario_sdk = pytest.importorskip("scenario_sdk")
 from scenario_sdk.types import asset_retrieve_response as A  # noqa: E402, N812

@@ -23,12 +23,13 @@ import pytest
 from tests.media import png_bytes
 from tests.standin.server import StandIn
 from yvo3d_addon.core import errors
-from yvo3d_addon.core.client import RetryPolicy, ScenarioClient, check_base_url
+from yvo3d_addon.core.client import RetryPolicy, ScenarioClient
 from yvo3d_addon.core.jobs import JobManager, PollPolicy, Stage
 from yvo3d_addon.core.library import Library
 from yvo3d_addon.core.params import DEFAULT_TABLE
 from yvo3d_addon.core.pricing import Pricer, UploadCache
 from yvo3d_addon.core.store import JobStore
+from yvo3d_addon.core.wire import check_base_url
 
 FAST_POLL = PollPolicy(first=0.05, factor=1.5, cap=0.2, overall_timeout=60)
 

@@ -14,7 +14,8 @@ from tests.security import hostile
 from tests.security.conftest import client_for
 from tests.standin.fixtures import standin  # noqa: F401
 from yvo3d_addon.core import errors
-from yvo3d_addon.core.client import check_download_url, pick_glb
+from yvo3d_addon.core.assets import pick_glb
+from yvo3d_addon.core.download import check_download_url
 from yvo3d_addon.core.params import DEFAULT_TABLE
 
 

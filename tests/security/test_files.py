@@ -14,7 +14,7 @@ from tests.security import hostile
 from tests.security.conftest import manager_for
 from tests.standin.fixtures import standin  # noqa: F401
 from yvo3d_addon.core import errors, glbcheck, images
-from yvo3d_addon.core.client import check_glb
+from yvo3d_addon.core.assets import check_glb
 from yvo3d_addon.core.jobs import Stage
 from yvo3d_addon.core.params import DEFAULT_TABLE
 

@@ -24,8 +24,9 @@ from enum import StrEnum
 from typing import Any
 
 from . import errors, images, owners, sanitize
+from .assets import check_glb
 from .batch_journal import Journal
-from .client import ScenarioClient, check_glb
+from .client import ScenarioClient
 from .jobs import BEFORE_PAYMENT, FOLLOWABLE, LABELS, JobManager, Stage
 from .params import Param, ParamTable
 from .pricing import UploadCache

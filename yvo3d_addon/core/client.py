@@ -7,42 +7,36 @@ exponential backoff and jitter; the paid generate request is sent exactly once, 
 from __future__ import annotations
 
 import base64
-import email.utils
 import hashlib
-import ipaddress
 import logging
 import math
 import os
 import random
-import re
-import socket
-import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urljoin, urlsplit
 
-from . import errors, glbcheck, ids, images, sanitize
+from . import errors, ids, images, sanitize
+from .assets import Asset
+from .download import MAX_DOWNLOAD, Downloads
+from .wire import (
+    GENERATE_WHAT,
+    check_base_url,
+    error_for_response,
+    network_error,
+    not_sent,
+)
 
 if TYPE_CHECKING:
     import requests
 
 log = logging.getLogger(__name__)
 
-DEFAULT_BASE_URL = "https://api.cloud.scenario.com/v1"
 MODEL_ID = "model_yvo3d-image-to-3d"
 USER_AGENT = "yvo3d-blender/0.1"
 PART_SIZE = 8 * 1024 * 1024
-GLB_MIME = "model/gltf-binary"
-MAX_DOWNLOAD = 2 * 1024**3  # the default of the Maximum Download preference
-MAX_REDIRECTS = 5
-GLB_MIMES = frozenset({GLB_MIME, "model/glb"})  # Scenario types GLBs either way
-NOT_GLB_MIMES = frozenset(
-    {"model/obj", "model/x-fbx", "model/fbx", "application/octet-stream", "model/vnd.usdz+zip"}
-)
 DRY_RUN_STATUS = 269  # Scenario's answer to ?dryRun=true: a price, no job (SDK generate.py)
-GENERATE_WHAT = "start the generation"
 
 TERMINAL_SUCCESS = frozenset({"success"})
 TERMINAL_FAILURE = frozenset({"failure", "failed", "error"})
@@ -51,207 +45,6 @@ KNOWN_RUNNING = frozenset({"pending", "queued", "warming-up", "in-progress", "fi
 
 
 # --------------------------------------------------------------------------- helpers
-
-
-def is_loopback(host: str) -> bool:
-    if host in ("localhost",):
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
-
-
-def check_base_url(url: str) -> str:
-    """The service URL without a trailing slash; ConfigError when it cannot be used."""
-    url = (url or "").strip().rstrip("/")
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise errors.ConfigError(
-            f"The service URL {url!r} is not a URL.",
-            fix=f"Use {DEFAULT_BASE_URL} (Preferences > Add-ons > YVO3D > Advanced).",
-        )
-    if parts.scheme == "http" and not is_loopback(parts.hostname):
-        raise errors.ConfigError(
-            "Plain http is refused for a service that is not on this computer: "
-            "your key would travel unencrypted.",
-            fix="Use an https:// service URL.",
-        )
-    return url
-
-
-def redact_url(url: str) -> str:
-    """A URL fit for a log or a message: no query string (signed URLs carry credentials)."""
-    parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc}{parts.path}"
-
-
-def _body_text(resp: requests.Response) -> str:
-    """The service's reason for an error, from its JSON keys, else short plain text."""
-    try:
-        data = resp.json()
-    except ValueError:
-        data = None
-    if isinstance(data, dict):
-        for key in ("reason", "message", "error", "detail", "errorMessage"):
-            value = data.get(key)
-            if isinstance(value, str) and value.strip():
-                return sanitize.clean(value.strip(), limit=300)
-    text = resp.text or ""
-    if "<" in text and ">" in text:
-        title = re.search(r"<title>(.*?)</title>", text, re.I | re.S)
-        text = title.group(1) if title else re.sub(r"<[^>]+>", " ", text)
-    text = " ".join(text.split())
-    return sanitize.clean(text, limit=200)
-
-
-def _retry_after(resp: requests.Response) -> float | None:
-    """Seconds to wait from Retry-After (seconds or HTTP date), retry-after-ms or
-    remainingSeconds; None when the answer names no wait (then the client backs off)."""
-    header = resp.headers.get("Retry-After")
-    candidates: list[float] = []
-    if header:
-        try:
-            candidates.append(float(header))
-        except ValueError:
-            try:
-                when = email.utils.parsedate_to_datetime(header)
-            except (TypeError, ValueError):  # neither seconds nor a date: ignore the header
-                when = None
-            if when is not None:
-                candidates.append(when.timestamp() - time.time())
-    ms = resp.headers.get("retry-after-ms")
-    if ms:
-        try:
-            candidates.append(float(ms) / 1000.0)
-        except ValueError:
-            pass
-    try:
-        data = resp.json()
-    except ValueError:
-        data = None
-    if isinstance(data, dict) and isinstance(data.get("remainingSeconds"), int | float):
-        candidates.append(float(data["remainingSeconds"]))
-    if not candidates:
-        return None
-    return max(0.0, max(candidates))
-
-
-def error_for_response(resp: requests.Response, what: str) -> errors.Yvo3dError:
-    """Map an HTTP error answer to a typed error with a user-facing message. An answer with
-    `x-should-retry: false` is never retried (the header the SDK's own client honours,
-    scenario_sdk/_base_client.py `_should_retry`)."""
-    err = _status_error(resp, what)
-    if resp.headers.get("x-should-retry", "").strip().lower() == "false":
-        err.retryable = False
-    return err
-
-
-def _status_error(resp: requests.Response, what: str) -> errors.Yvo3dError:
-    status = resp.status_code
-    reason = _body_text(resp)
-    detail = f" (Scenario said: {reason})" if reason else ""
-    if status == 401:
-        return errors.AuthError(
-            f"Scenario refused the API key and secret{detail}.",
-            fix="Check them in Preferences > Add-ons > YVO3D (a project key from "
-            "app.scenario.com > Project Settings > API Keys).",
-            status=status,
-        )
-    if status == 402:
-        return errors.CreditsError(
-            f"Not enough Scenario credits to {what}{detail}.",
-            fix="Top up your Scenario plan or pick cheaper settings.",
-            status=status,
-        )
-    if status == 403 and what == GENERATE_WHAT:
-        # Scenario answers 403 when the model needs a plan or a permission the account lacks
-        # (scenario_api.md, corrections of 2026-12-04): name what it said, not a key scope.
-        return errors.PermissionDeniedError(
-            f"Scenario refused to start the generation{detail}.",
-            fix="This model may need a Scenario plan or a permission your account or team does "
-            "not have; check your plan and the model's page on app.scenario.com.",
-            status=status,
-        )
-    if status == 403:
-        return errors.PermissionDeniedError(
-            f"This API key may not {what}{detail}.",
-            fix="Give the key the needed scope, or raise its spending cap, in Scenario.",
-            status=status,
-        )
-    if status == 404:
-        return errors.NotFoundError(
-            f"Scenario could not find it while trying to {what}{detail}.", status=status
-        )
-    if status == 409:
-        return errors.ConflictError(
-            f"Scenario reported a conflict while trying to {what}{detail}.",
-            fix="Try again in a moment.",
-            status=status,
-        )
-    if status == 413:
-        return errors.PayloadTooLargeError(
-            f"The file is too large for Scenario{detail}.",
-            fix="Use a smaller image (under 3.5 MB is sent directly).",
-            status=status,
-        )
-    if status in (400, 422):
-        return errors.InvalidRequestError(
-            f"Scenario refused the request to {what}{detail}.", status=status
-        )
-    if status == 429:
-        wait = _retry_after(resp)
-        if wait is None:
-            # no Retry-After: often a concurrency limit; back off, never claim a wait Scenario
-            # did not ask for (scenario_api.md, corrections of 2026-12-04)
-            return errors.RateLimitedError(
-                f"Scenario is busy (too many requests at once){detail}.",
-                retry_after=None,
-                fix="Try again in a moment.",
-            )
-        return errors.RateLimitedError(
-            f"Scenario is rate limiting requests{detail}.",
-            retry_after=wait,
-            # not "waiting": the paid request is never retried, and free ones give up in the end
-            fix=f"Scenario asks to wait {wait:.0f} s; try again after that."
-            if wait >= 1
-            else "Try again in a moment.",
-        )
-    if status >= 500:
-        return errors.ServerError(
-            f"Scenario had a server error ({status}) while trying to {what}{detail}.",
-            fix="This is usually brief; try again in a minute.",
-            status=status,
-        )
-    return errors.InvalidRequestError(
-        f"Unexpected answer {status} from Scenario while trying to {what}{detail}.", status=status
-    )
-
-
-def _network_error(exc: Exception, what: str) -> errors.NetworkError:
-    import requests  # late: it costs ~90 ms, and enabling the add-on must stay cheap
-
-    if isinstance(exc, requests.Timeout):
-        text = f"Scenario did not answer in time while trying to {what}."
-    elif isinstance(exc, requests.ConnectionError) and "NameResolution" in repr(exc):
-        text = f"The service's address could not be resolved (DNS) while trying to {what}."
-    elif isinstance(exc, requests.ConnectionError) and "refused" in repr(exc).lower():
-        text = f"The connection was refused while trying to {what}."
-    else:
-        text = f"The network failed while trying to {what} ({type(exc).__name__})."
-    return errors.NetworkError(text, fix="Check your internet connection and proxy settings.")
-
-
-def _not_sent(exc: Exception) -> bool:
-    """Whether a request certainly never reached the server (safe to say 'nothing was paid')."""
-    import requests
-
-    if isinstance(exc, requests.ConnectTimeout):
-        return True
-    text = repr(exc)
-    return isinstance(exc, requests.ConnectionError) and (
-        "NewConnectionError" in text or "NameResolution" in text or "refused" in text.lower()
-    )
 
 
 # --------------------------------------------------------------------------- data
@@ -306,23 +99,6 @@ class JobStatus:
 
 
 @dataclass
-class Asset:
-    id: str
-    url: str
-    mime_type: str
-    kind: str
-    status: str
-    type: str
-    properties: dict[str, Any]
-    parent_id: str = ""
-    original_mime_type: str = ""
-    preview_url: str = ""  # the asset's own preview/thumbnail image (SDK AssetPreview)
-
-    def __repr__(self) -> str:  # the URL is signed: never in a repr
-        return f"Asset(id={self.id!r}, mime_type={self.mime_type!r}, kind={self.kind!r})"
-
-
-@dataclass
 class Submitted:
     job_id: str
     cost: float | None
@@ -337,69 +113,13 @@ def _plain_wait(seconds: float) -> bool:
     return False
 
 
-def is_glb(asset: Asset) -> bool:
-    """Typed as a GLB: `model/gltf-binary` or `model/glb` (scenario_api.md, corrections of
-    2026-12-04). An FBX, OBJ, USDZ or octet-stream asset never is, whatever its name says."""
-    mime = asset.mime_type.lower()
-    if mime in GLB_MIMES:
-        return True
-    return not mime and str(asset.properties.get("format", "")).lower() == "glb"
-
-
-def _derived(asset: Asset, ids: set[str]) -> int:
-    """How much an asset looks like a conversion of another one rather than the job's own
-    model (SDK types/asset_retrieve_response.py: metadata.parentId, originalMimeType,
-    properties.format; metadata.type names what made it)."""
-    score = 0
-    if asset.parent_id and asset.parent_id in ids:
-        score += 2
-    if asset.original_mime_type and asset.original_mime_type.lower() not in GLB_MIMES:
-        score += 1
-    fmt = str(asset.properties.get("format", "")).lower()
-    if fmt and fmt != "glb":
-        score += 1
-    if any(word in asset.type.lower() for word in ("convert", "texture", "preview", "thumb")):
-        score += 1
-    return score
-
-
-def pick_glb(assets: Iterable[Asset]) -> Asset | None:
-    """The job's GLB: a ready asset typed as a GLB, the job's primary model first (an asset
-    that is a conversion of another asset of the job comes last)."""
-    listed = list(assets)
-    ids = {a.id for a in listed}
-    ready = [a for a in listed if a.status in ("success", "") and a.url and is_glb(a)]
-    if not ready:
-        return None
-    return min(ready, key=lambda a: _derived(a, ids))  # stable: the first of equals
-
-
-def pending_assets(assets: Iterable[Asset]) -> list[Asset]:
-    """Assets Scenario is still preparing (an asset may be `pending` after the job's success)."""
-    return [a for a in assets if a.status == "pending"]
-
-
-def check_glb(path: str) -> None:
-    """A complete GLB that references nothing outside itself (glbcheck). DownloadError (retried)
-    when the file is cut short, UnsafeFileError (final) when it is something else."""
-    size = os.path.getsize(path)
-    with open(path, "rb") as fh:
-        head = fh.read(12)
-    if len(head) == 12 and head[:4] == b"glTF":
-        length = int.from_bytes(head[8:12], "little")
-        if length > size:
-            raise errors.DownloadError(
-                f"The downloaded GLB is incomplete ({size} of {length} bytes).",
-                fix="It is downloaded again automatically.",
-            )
-    glbcheck.check(path)
-
-
 # --------------------------------------------------------------------------- client
 
 
-class ScenarioClient:
+class ScenarioClient(Downloads):
     """One client per job worker (or per short task); not shared across threads."""
+
+    retry: RetryPolicy
 
     def __init__(
         self,
@@ -516,7 +236,7 @@ class ScenarioClient:
         certainly never left, or a 429, is): a price check that a service or proxy took for a
         generation and then failed may have started a paid job, and a resend could start
         another."""
-        import requests  # late (see _network_error); already loaded once a session exists
+        import requests  # late (see network_error); already loaded once a session exists
 
         attempt = 0
         rate_waits = 0
@@ -545,8 +265,8 @@ class ScenarioClient:
                     raise  # the server had it: never sent twice
                 err: errors.Yvo3dError = exc
             except requests.RequestException as exc:
-                err = _network_error(exc, what)
-                if attempt + 1 >= self.retry.attempts or (sent_once and not _not_sent(exc)):
+                err = network_error(exc, what)
+                if attempt + 1 >= self.retry.attempts or (sent_once and not not_sent(exc)):
                     raise err from None
             attempt += 1
             delay = self.retry.delay(attempt)
@@ -638,7 +358,7 @@ class ScenarioClient:
                     return
                 err = error_for_response(resp, "upload part of the image")
             except requests.RequestException as exc:
-                err = _network_error(exc, "upload part of the image")
+                err = network_error(exc, "upload part of the image")
             if not err.retryable or attempt + 1 >= self.retry.attempts:
                 raise err
             self._sleep(self.retry.delay(attempt + 1))
@@ -702,8 +422,8 @@ class ScenarioClient:
         try:
             resp = self._send("POST", f"/generate/custom/{model_id}", what=what, json_body=body)
         except requests.RequestException as exc:
-            if _not_sent(exc):
-                raise _network_error(exc, what) from None
+            if not_sent(exc):
+                raise network_error(exc, what) from None
             raise errors.OutcomeUnknownError(
                 "The generation request was sent but no answer came back, so it is unknown "
                 "whether Scenario started (and charged) a job.",
@@ -815,211 +535,3 @@ class ScenarioClient:
             original_mime_type=str(asset.get("originalMimeType") or ""),
             preview_url=picture,
         )
-
-    def download(
-        self,
-        url: str,
-        dest: str,
-        *,
-        on_progress: Callable[[int, int], None] | None = None,
-        cancel: threading.Event | None = None,
-        chunk_size: int = 1024 * 1024,
-    ) -> str:
-        """Stream a signed URL to dest via dest.part (resumed with Range when possible), check
-        the size against Content-Length and the file (glbcheck), then rename. No Authorization
-        header is ever sent here. At most `max_download` bytes; no bytes for `stall_timeout`
-        seconds is a (retried) network error; `cancel` ends it within a second.
-
-        1 MiB chunks: with 256 KiB the per-chunk cost of requests/urllib3 kept a loopback
-        download at ~0.8x raw streaming (docs/performance.md); memory stays ~1 MiB."""
-        import requests
-
-        part = dest + ".part"
-        last: errors.Yvo3dError | None = None
-        for attempt in range(self.retry.attempts):
-            if attempt:
-                self._sleep(self.retry.delay(attempt))
-            try:
-                self._download_once(url, part, on_progress, cancel, chunk_size)
-                check_glb(part)
-                os.replace(part, dest)
-                return dest
-            except errors.ExpiredURLError:
-                raise
-            except (errors.UnsafeFileError, errors.TooLargeError):
-                if os.path.exists(part):
-                    os.remove(part)  # never kept: not a file to resume or to import
-                raise
-            except errors.DownloadError as exc:
-                # A complete but invalid file will not get better by resuming it.
-                if os.path.exists(part):
-                    os.remove(part)
-                last = exc
-            except errors.Yvo3dError as exc:
-                if not exc.retryable:
-                    raise
-                last = exc
-            except requests.RequestException as exc:
-                last = _network_error(exc, "download the result")
-        assert last is not None
-        raise last
-
-    def fetch_small(self, url: str, dest: str, limit: int) -> None:
-        """One free GET of a small file (a preview) to dest, refused past `limit` bytes."""
-        with self._open_stream(url, {"Accept": "image/*"}) as resp:
-            if resp.status_code != 200:
-                raise error_for_response(resp, "download the preview")
-            with open(dest, "wb") as fh:
-                self._copy(resp, fh, 0, limit, None, None, 64 * 1024)
-
-    def _open_stream(self, url: str, headers: dict[str, str]) -> requests.Response:
-        """GET with redirects followed by hand: every hop must be https (or on this computer)."""
-        for _hop in range(MAX_REDIRECTS + 1):
-            check_download_url(url)
-            self.requests_sent += 1
-            resp = self.session.get(
-                url,
-                headers=headers,
-                stream=True,
-                timeout=(self.timeout[0], self.stall_timeout),
-                allow_redirects=False,
-            )
-            if resp.status_code not in (301, 302, 303, 307, 308):
-                return resp
-            location = resp.headers.get("Location", "")
-            resp.close()
-            url = urljoin(url, location)
-        raise errors.UnsafeFileError(
-            f"The download link redirected more than {MAX_REDIRECTS} times.",
-            fix="Check the job on app.scenario.com.",
-        )
-
-    def _copy(
-        self,
-        resp: requests.Response,
-        fh: Any,
-        have: int,
-        total: int,
-        on_progress: Callable[[int, int], None] | None,
-        cancel: threading.Event | None,
-        chunk_size: int,
-    ) -> int:
-        """Stream the body into fh, at most `total` (or max_download) bytes; bytes written."""
-        limit = total or self.max_download
-        got = have
-        stop = threading.Event()
-        watchdog = threading.Thread(
-            target=_cut_on_cancel, args=(resp, cancel, stop), name="yvo3d-dl-watch", daemon=True
-        )
-        if cancel is not None:
-            watchdog.start()
-        try:
-            for chunk in resp.iter_content(chunk_size):
-                if cancel is not None and cancel.is_set():
-                    break
-                got += len(chunk)
-                if got > limit:
-                    raise _too_large(got, limit, self.max_download)
-                fh.write(chunk)
-                if on_progress is not None:
-                    on_progress(got, total)
-        except Exception:
-            if cancel is None or not cancel.is_set():
-                raise
-        finally:
-            stop.set()
-            if watchdog.is_alive():
-                watchdog.join(1.0)
-        if cancel is not None and cancel.is_set():
-            raise errors.JobCancelledError("Cancelled during the download.")
-        return got
-
-    def _download_once(
-        self,
-        url: str,
-        part: str,
-        on_progress: Callable[[int, int], None] | None,
-        cancel: threading.Event | None,
-        chunk_size: int,
-    ) -> None:
-        have = os.path.getsize(part) if os.path.exists(part) else 0
-        headers = {"Accept": "*/*"}
-        if have:
-            headers["Range"] = f"bytes={have}-"
-        with self._open_stream(url, headers) as resp:
-            if resp.status_code in (401, 403, 410):
-                raise errors.ExpiredURLError(
-                    "The download link of the result has expired.",
-                    fix="It is fetched again automatically.",
-                    status=resp.status_code,
-                )
-            if resp.status_code == 416:
-                os.remove(part)
-                raise errors.DownloadError("The partial download could not be resumed.")
-            if resp.status_code not in (200, 206):
-                raise error_for_response(resp, "download the result")
-            mode = "ab" if resp.status_code == 206 else "wb"
-            if mode == "wb":
-                have = 0
-            length = resp.headers.get("Content-Length")
-            total = have + int(length) if length and length.isdigit() else 0
-            if total > self.max_download:
-                raise _too_large(total, self.max_download, self.max_download)
-            with open(part, mode) as fh:
-                got = self._copy(resp, fh, have, total, on_progress, cancel, chunk_size)
-            if total and got != total:
-                raise errors.NetworkError(
-                    f"The download stopped early ({got} of {total} bytes).",
-                    fix="It is resumed automatically.",
-                )
-
-
-def _too_large(size: int, limit: int, preference: int) -> errors.Yvo3dError:
-    if limit < preference:  # more bytes than the server's own Content-Length: a lying server
-        return errors.NetworkError("The download sent more bytes than it announced.")
-    return errors.TooLargeError(
-        f"The result is larger than the download limit ({size / 2**20:.0f} MB > "
-        f"{preference / 2**20:.0f} MB); it was not kept.",
-        fix="Raise Maximum Download in Preferences > Add-ons > YVO3D > Advanced, then press "
-        "Resume in the Jobs panel.",
-    )
-
-
-def _cut_on_cancel(
-    resp: requests.Response, cancel: threading.Event | None, stop: threading.Event
-) -> None:
-    """Watchdog: when `cancel` is set, shut the socket so a blocked read returns at once."""
-    while cancel is not None and not stop.wait(0.05):
-        if not cancel.is_set():
-            continue
-        sock = None
-        for path in (("raw", "_connection", "sock"), ("raw", "_fp", "fp", "raw", "_sock")):
-            obj: Any = resp
-            for name in path:
-                obj = getattr(obj, name, None)
-            if obj is not None:
-                sock = obj
-                break
-        try:
-            if sock is not None:
-                sock.shutdown(socket.SHUT_RDWR)
-            else:
-                resp.close()
-        except OSError:
-            pass
-        return
-
-
-def check_download_url(url: str) -> None:
-    """Download links are https, or plain http only to this computer (the stand-in)."""
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    if parts.scheme == "https" and host:
-        return
-    if parts.scheme == "http" and host and is_loopback(host):
-        return
-    raise errors.UnsafeFileError(
-        f"Refused a download link that is not https ({redact_url(url)[:80]}): the result could "
-        "be read or changed on the way.",
-        fix="Check your proxy settings, and the job on app.scenario.com.",
-    )

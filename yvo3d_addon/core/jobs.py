@@ -517,7 +517,7 @@ class _Worker:
         """The job's assets and its GLB. Assets still `pending` after the job's success are
         waited for with backoff; no GLB at all raises NoResultError (the job then stalls,
         resumable: it is paid)."""
-        from .client import pending_assets, pick_glb
+        from .assets import pending_assets, pick_glb
 
         rec = self.record
         for attempt in range(PENDING_ASSET_ATTEMPTS):

@@ -34,7 +34,7 @@ def generate_blocker(context: bpy.types.Context) -> str:
         return runtime.CREDENTIALS_HINT
     if not bpy.app.online_access:
         return f"Online access is off: {runtime.ONLINE_HINT}"
-    from ...core.client import check_base_url
+    from ...core.wire import check_base_url
 
     try:
         check_base_url(preferences.service_url_effective(context))
