@@ -115,39 +115,27 @@ class _Line:
         self.count = 0
 
 
-class Recorder:
-    """Forwards every call to a real UILayout (Blender checks the arguments) and records it."""
+class Forwarding:
+    """Forwards every call to a real UILayout (Blender checks the arguments), checks that the
+    property or operator it names exists, and hands each call to `_record`; a sub-layout comes
+    back wrapped by `_child`. The enabled, active and alert flags set on it or a parent are
+    read with `_flag`."""
 
-    def __init__(
-        self,
-        real: Any,
-        sheet: Sheet,
-        counter: _Line,
-        parent: Recorder | None = None,
-        horizontal: bool = False,
-    ) -> None:
+    def __init__(self, real: Any, parent: Forwarding | None = None) -> None:
         object.__setattr__(self, "_real", real)
-        object.__setattr__(self, "_sheet", sheet)
-        object.__setattr__(self, "_counter", counter)
         object.__setattr__(self, "_parent", parent)
-        object.__setattr__(self, "_horizontal", horizontal)
         object.__setattr__(self, "_state", {})
-        object.__setattr__(self, "_row_line", None)
 
     def _flag(self, name: str, value: bool) -> bool:
         if self._state.get(name) is value:
             return True
         return self._parent._flag(name, value) if self._parent is not None else False
 
-    def _line(self) -> int:
-        """The display line of the next widget placed in this container."""
-        if self._horizontal:
-            if self._row_line is None:
-                parent_line = self._parent._line() if self._parent is not None else None
-                object.__setattr__(self, "_row_line", parent_line if parent_line is not None else 0)
-            return int(self._row_line)
-        self._counter.count += 1
-        return self._counter.count
+    def _record(self, name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+        raise NotImplementedError
+
+    def _child(self, real: Any, name: str) -> Forwarding:
+        raise NotImplementedError
 
     def __setattr__(self, name: str, value: Any) -> None:
         setattr(self._real, name, value)
@@ -165,23 +153,58 @@ class Recorder:
                 category, _, op = args[0].partition(".")
                 getattr(getattr(bpy.ops, category), op).get_rna_type()  # KeyError if unknown
             result = value(*args, **kwargs)
-            if name in WIDGETS:
-                self._sheet.widgets.append(
-                    Widget(
-                        name,
-                        args,
-                        kwargs,
-                        self._line(),
-                        self._flag("enabled", False) or self._flag("active", False),
-                        self._flag("alert", True),
-                    )
-                )
+            self._record(name, args, kwargs)
             if isinstance(result, bpy.types.UILayout):
-                horizontal = name in ("row", "split", "grid_flow") or (name == "column_flow")
-                return Recorder(result, self._sheet, self._counter, self, horizontal)
+                return self._child(result, name)
             return result
 
         return call
+
+
+class Recorder(Forwarding):
+    """Records the widgets with the display line each lands on."""
+
+    def __init__(
+        self,
+        real: Any,
+        sheet: Sheet,
+        counter: _Line,
+        parent: Recorder | None = None,
+        horizontal: bool = False,
+    ) -> None:
+        super().__init__(real, parent)
+        object.__setattr__(self, "_sheet", sheet)
+        object.__setattr__(self, "_counter", counter)
+        object.__setattr__(self, "_horizontal", horizontal)
+        object.__setattr__(self, "_row_line", None)
+
+    def _line(self) -> int:
+        """The display line of the next widget placed in this container."""
+        if self._horizontal:
+            if self._row_line is None:
+                parent = self._parent
+                parent_line = parent._line() if isinstance(parent, Recorder) else None
+                object.__setattr__(self, "_row_line", parent_line if parent_line is not None else 0)
+            return int(self._row_line)
+        self._counter.count += 1
+        return self._counter.count
+
+    def _record(self, name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+        if name in WIDGETS:
+            self._sheet.widgets.append(
+                Widget(
+                    name,
+                    args,
+                    kwargs,
+                    self._line(),
+                    self._flag("enabled", False) or self._flag("active", False),
+                    self._flag("alert", True),
+                )
+            )
+
+    def _child(self, real: Any, name: str) -> Recorder:
+        horizontal = name in ("row", "split", "grid_flow") or (name == "column_flow")
+        return Recorder(real, self._sheet, self._counter, self, horizontal)
 
 
 def sidebar_panels(addon: Any) -> list[type]:

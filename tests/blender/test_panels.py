@@ -18,6 +18,7 @@ from typing import Any
 import bpy
 import pytest
 
+from tests.blender.panel_text import Forwarding
 from tests.blender.test_generate import (
     add_images,
     mod,
@@ -54,44 +55,20 @@ class Call:
         return str(self.kwargs.get("text", ""))
 
 
-class Recorder:
-    """Forwards every call to a real UILayout and records it with its row's state."""
+class Recorder(Forwarding):
+    """Records every call with its row's state (disabled, alert)."""
 
     def __init__(self, real: Any, log: list[Call], parent: Recorder | None = None) -> None:
-        object.__setattr__(self, "_real", real)
+        super().__init__(real, parent)
         object.__setattr__(self, "_log", log)
-        object.__setattr__(self, "_parent", parent)
-        object.__setattr__(self, "_state", {})
 
-    def _flag(self, name: str, value: bool) -> bool:
-        if self._state.get(name) is value:
-            return True
-        return self._parent._flag(name, value) if self._parent is not None else False
+    def _record(self, name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+        self._log.append(
+            Call(name, args, kwargs, self._flag("enabled", False), self._flag("alert", True))
+        )
 
-    def __setattr__(self, name: str, value: Any) -> None:
-        setattr(self._real, name, value)
-        self._state[name] = value
-
-    def __getattr__(self, name: str) -> Any:
-        value = getattr(self._real, name)
-        if not callable(value):
-            return value
-
-        def call(*args: Any, **kwargs: Any) -> Any:
-            if name == "prop":
-                assert args[1] in args[0].bl_rna.properties, f"no property {args[1]!r}"
-            if name == "operator":
-                category, _, op = args[0].partition(".")
-                getattr(getattr(bpy.ops, category), op).get_rna_type()  # KeyError if unknown
-            result = value(*args, **kwargs)
-            self._log.append(
-                Call(name, args, kwargs, self._flag("enabled", False), self._flag("alert", True))
-            )
-            if isinstance(result, bpy.types.UILayout):
-                return Recorder(result, self._log, self)
-            return result
-
-        return call
+    def _child(self, real: Any, name: str) -> Recorder:
+        return Recorder(real, self._log, self)
 
 
 @pytest.fixture(scope="module")
