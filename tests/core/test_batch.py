@@ -503,6 +503,7 @@ def test_a_price_check_that_started_a_paid_job_is_followed_and_nothing_more_is_s
     assert all(i.status == Status.FAILED and not i.paid for i in rest)
     assert all("price check of p0.png started a paid job" in i.error for i in rest)
     assert any("followed as this item's job" in line for line in run.emit)
+    assert run.paid_by_price_check == first.job_id  # the command line's `paid` says so
     run.run([i for i in to_send if i.status == Status.PENDING], timeout=60)
     assert first.status == Status.DONE and first.cost == 40
     check_glb(first.output)
@@ -521,4 +522,26 @@ def test_a_price_check_that_started_a_paid_job_is_followed_and_nothing_more_is_s
     run.run(to_send, timeout=60)
     assert sum(i.status == Status.DONE for i in items) == 4
     assert standin.paid_requests == 4, "one paid request per image, the first one included"
+    close(manager)
+
+
+def test_a_dry_run_whose_price_check_was_paid_says_so_and_keeps_the_job(
+    standin,  # noqa: F811
+    tmp_path,
+    folder,
+):
+    # `--dry-run` promises nothing paid; a service that ignores dryRun breaks the promise.
+    # The run says it paid, and the job is in the job store under the request's fingerprint:
+    # followed, never lost, and a real run never pays for that request again.
+    standin.ignore_dry_run = True
+    manager = make_manager(standin, str(tmp_path / "user"))
+    items = items_from_folder(str(folder), {})
+    run = start_run(manager, items, tmp_path / "out", dry_run=True)
+    to_send = run.plan()
+    run.price(to_send, lambda: client_for(standin))
+    first = to_send[0]
+    assert run.paid_by_price_check == first.job_id == standin.job_ids()[0]
+    kept = manager.get(first.local_id)
+    assert kept is not None and kept.fingerprint == first.fingerprint and kept.cost == 40
+    assert standin.paid_requests == 1
     close(manager)

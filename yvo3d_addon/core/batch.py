@@ -480,6 +480,9 @@ class Run:
     service: str | None = None
     """The service URL: only its results in the library are reused (None: any)."""
     interrupted: bool = False
+    paid_by_price_check: str = ""
+    """The job a price check of this run started (a service or proxy ignored dryRun): this
+    run paid for it, dry run or not."""
     _printed: dict[str, tuple[str, int]] = field(default_factory=dict)
     _inflight: dict[str, Item] = field(default_factory=dict)
     _twins: dict[str, list[Item]] = field(default_factory=dict)
@@ -695,6 +698,7 @@ class Run:
         )
         item.paid, item.job_id, item.local_id = True, exc.job_id, record.id
         item.cost = exc.cost
+        self.paid_by_price_check = exc.job_id
         item.status = Status.RUNNING
         item.note = "its price check started a paid job: followed as its job"
         if not self.dry_run:

@@ -178,7 +178,7 @@ def generate(
     doc: dict[str, Any] = {"command": "generate", "dry_run": dry_run}
     if dry_run:
         run.price(to_send, runtime.make_client)
-        doc.update(item=_item_doc(item), price=item.price, paid=False)
+        doc.update(item=_item_doc(item), price=item.price, paid=bool(run.paid_by_price_check))
         doc["exit_code"] = exit_code([item], dry_run=True)
         return doc
     run.run(to_send, timeout=timeout)
@@ -305,7 +305,7 @@ def batch(
         + ", ".join(f"{n} {s}" for s, n in summary(items).items() if n and s != Status.PENDING)
     )
     if dry_run:
-        doc.update(items=[_item_doc(i) for i in items], paid=False)
+        doc.update(items=[_item_doc(i) for i in items], paid=bool(run.paid_by_price_check))
         doc["exit_code"] = exit_code(items, dry_run=True)
         return doc
     if manager.budget.active:
