@@ -256,6 +256,11 @@ def test_a_price_check_the_service_took_for_a_generation_is_followed_and_never_p
     assert server.paid_requests == 1
 
     assert bpy.ops.yvo3d.generate() == {"CANCELLED"}  # "already running": nothing sent
+    bpy.ops.mesh.primitive_cube_add()
+    settings().placement = "PLACEHOLDER"  # aimed at a placeholder: still the same paid request
+    settings().placeholder = bpy.context.active_object
+    assert bpy.ops.yvo3d.generate() == {"CANCELLED"}
+    settings().placement = "CURSOR"
     settings().textureResolution = "4K"
     runtime.request_price(bpy.context)
     wait_for(lambda: runtime.quote().state not in ("pending", "idle"), timeout=20)

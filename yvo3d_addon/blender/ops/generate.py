@@ -125,7 +125,9 @@ def _submit(op: Operator, context: bpy.types.Context, force: bool) -> Result:
         if (
             record.stage in ACTIVE
             and known == fingerprint
-            and targets.same_target(record.placement, context, settings)
+            # A job with no target (a price check the service took for a generation, a command
+            # line run) is the same request whatever Generate aims at now: it is paid already.
+            and (not record.placement or targets.same_target(record.placement, context, settings))
         ):
             op.report(
                 {"WARNING"},
