@@ -201,6 +201,7 @@ def test_every_user_facing_operator_is_found_by_f3(addon: ModuleType) -> None:
     hidden |= {"yvo3d.open_in_scenario", "yvo3d.cancel_job", "yvo3d.resume_job"}
     hidden |= {"yvo3d.dismiss_job", "yvo3d.follow_jobs", "yvo3d.refresh_price"}
     hidden |= {"yvo3d.library_refresh", "yvo3d.library_reveal", "yvo3d.library_delete"}
+    hidden |= {"yvo3d.library_more"}  # the list's own button, like Refresh
     hidden |= {"yvo3d.show_jobs"}  # buttons of one job, slot or entry; the follower
     for cls in addon.all_classes():
         if not issubclass(cls, bpy.types.Operator) or cls.bl_idname in hidden:
