@@ -192,7 +192,15 @@ def test_execute_in_a_window_never_pays_without_the_confirmation(
     assert generate.invoke(click, context, None) == {"RUNNING_MODAL"}
     (question,) = wm.asked
     assert question["title"] == "Generate" and "Generate 1 model" in question["message"]
+    assert "Budget" not in question["message"]  # no limit set: nothing to say
     assert yvo.server.paid_requests == 0
+    prefs().budget_day = 500.0  # with a limit, the question says what is left of it
+    try:
+        assert generate.invoke(operator(generate), context, None) == {"RUNNING_MODAL"}
+        assert wm.asked[-1]["message"].endswith("Budget: 500 credits left today.")
+        wm.asked.pop()
+    finally:
+        prefs().budget_day = 0.0
 
     # The yes: Blender runs execute with the token the dialog carries; it pays once, and the
     # same token replayed (Repeat Last of the confirmed run) pays nothing more.

@@ -254,7 +254,7 @@ def test_a_killed_batch_is_followed_again_and_ctrl_c_saves_the_state(cli: Cli) -
     assert cli.server.paid_requests == 2 and cli.server.count("cancel") == 0
 
     proc = cli.run("batch", str(folder), "--out", "out", "--yes", "--json")
-    assert proc.returncode == 0, proc.stderr
+    assert proc.returncode == 0, proc.stderr + proc.stdout[-3000:]  # the items say why
     assert [i["status"] for i in cli.doc(proc)["items"]] == ["done", "done"]
     assert cli.server.paid_requests == 2, "followed again, never paid again"
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 import threading
 import time
 
@@ -13,7 +15,8 @@ import pytest
 from tests.media import png_bytes
 from tests.standin.fixtures import standin  # noqa: F401
 from tests.standin.model import price as standin_price
-from yvo3d_addon.core import errors
+from yvo3d_addon.core import batch as batch_module
+from yvo3d_addon.core import errors, owners
 from yvo3d_addon.core.assets import check_glb
 from yvo3d_addon.core.batch import (
     EXIT_INTERRUPTED,
@@ -545,3 +548,28 @@ def test_a_dry_run_whose_price_check_was_paid_says_so_and_keeps_the_job(
     assert kept is not None and kept.fingerprint == first.fingerprint and kept.cost == 40
     assert standin.paid_requests == 1
     close(manager)
+
+
+def test_a_state_lock_left_by_a_killed_run_is_broken_at_once(tmp_path):
+    # A batch killed while writing its state file leaves its lock file behind. The re-run
+    # (the way to follow its paid jobs) must not wait a minute and then fail "locked by
+    # another run": the lock names its owner, and that process is gone.
+    gone = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    lock = tmp_path / "yvo3d-batch.json.lock"
+    lock.write_text(f"{owners.me().split(':')[0]}:{int(gone.stdout)}")
+    started = time.monotonic()
+    with batch_module._exclusive(str(lock), wait=5.0):
+        assert lock.read_text() == owners.me()  # now ours
+    assert time.monotonic() - started < 1.0 and not lock.exists()
+
+    # A live owner's lock is waited for, then refused with the reason (nothing is broken).
+    lock.write_text(owners.me())
+    with pytest.raises(errors.InputError, match="locked by another run"):
+        with batch_module._exclusive(str(lock), wait=0.2):
+            pass
+    assert lock.read_text() == owners.me()

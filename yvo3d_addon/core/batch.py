@@ -397,17 +397,29 @@ def _read_items(path: str) -> dict[str, dict[str, Any]]:
     )
 
 
+def _abandoned(lock: str, stale: float) -> bool:
+    """A lock file whose writer is gone: its owner (host:pid) no longer runs (a run killed while
+    writing), or it is older than `stale` seconds. Raises OSError when it vanished meanwhile."""
+    with open(lock, "rb") as fh:
+        owner = fh.read(300).decode("utf-8", "replace").strip()
+    if owner and not owners.alive(owner):
+        return True
+    return time.time() - os.path.getmtime(lock) > stale
+
+
 @contextlib.contextmanager
 def _exclusive(lock: str, wait: float = 10.0, stale: float = 60.0) -> Iterator[None]:
-    """A lock file between processes (O_EXCL works everywhere); a stale one is broken."""
+    """A lock file between processes (O_EXCL works everywhere), holding its owner's host:pid;
+    one whose owner is gone, or a stale one, is broken."""
     deadline = time.monotonic() + wait
     while True:
         try:
             fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+            os.write(fd, owners.me().encode())
             break
         except FileExistsError:
             try:
-                if time.time() - os.path.getmtime(lock) > stale:
+                if _abandoned(lock, stale):
                     os.remove(lock)
                     continue
             except OSError:

@@ -14,6 +14,7 @@ from typing import Any
 
 import bpy
 
+from ..session import runtime
 from . import common
 from .common import Result
 
@@ -46,7 +47,11 @@ def take(token: str) -> bool:
 
 
 def confirm(op: Any, context: bpy.types.Context, event: Any, *, title: str, message: str) -> Result:
-    """Show the confirmation; on OK Blender runs `op.execute` with the token it carries."""
+    """Show the confirmation, with what is left of the budget when one is set; on OK Blender
+    runs `op.execute` with the token it carries."""
+    left = runtime.budget_left(context)
+    if left:
+        message = f"{message} Budget: {', '.join(left)}."
     op.token = grant()
     wm: Any = context.window_manager
     answer: Result = wm.invoke_confirm(

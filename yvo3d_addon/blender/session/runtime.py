@@ -278,6 +278,15 @@ def budget(context: bpy.types.Context | None = None) -> Budget:
     )
 
 
+def budget_left(context: bpy.types.Context | None = None) -> list[str]:
+    """What is left of each spending limit in force, in words ("120 credits left today"), from
+    the session's cached spend (no I/O); empty when no limit is set."""
+    session, today = spend()
+    label = {"session": "this session", "today": "today"}
+    remaining = budget(context).remaining(session, today)
+    return [f"{left:g} credits left {label[key]}" for key, _, left in remaining]
+
+
 def spend() -> tuple[float, float]:
     """(this session, today) in credits, from the job store; cached until a job changes (the
     follower's tick calls `spend_changed`), so a redraw never walks the job history."""

@@ -193,7 +193,8 @@ def operator_registered(idname: str) -> bool:
 
 def get_prefs(context: bpy.types.Context) -> YVO3D_AddonPreferences | None:
     """The add-on's preferences, or None when the add-on is not enabled."""
-    addon = context.preferences.addons.get(BASE_PACKAGE) if context.preferences else None
+    found = getattr(context, "preferences", None)  # a context override may not carry them
+    addon = found.addons.get(BASE_PACKAGE) if found else None
     if addon is None:
         return None
     prefs = addon.preferences

@@ -98,10 +98,8 @@ def price_text(record: JobRecord) -> str:
 def spend_text(context: bpy.types.Context) -> str:
     """What this session and today cost, and the budget (from the session's cache: no I/O)."""
     session, today = runtime.spend()
-    limits = runtime.budget(context)
     text = f"Spent: {session:g} credits this session, {today:g} today"
-    label = {"session": "this session", "today": "today"}
-    caps = [f"{left:g} left {label[key]}" for key, _, left in limits.remaining(session, today)]
+    caps = runtime.budget_left(context)
     return f"{text} ({', '.join(caps)})" if caps else text
 
 
