@@ -272,6 +272,21 @@ def test_a_price_check_the_service_took_for_a_generation_is_followed_and_never_p
     assert job(adopted.id).stage == "imported"
 
 
+def test_a_library_folder_that_cannot_be_used_never_breaks_a_price_check(
+    yvo: SimpleNamespace,
+) -> None:
+    # The price is asked for on every settings change (a property update): a library folder
+    # that cannot be made must not turn that into a traceback; the price still comes.
+    runtime = mod("runtime")
+    (yvo.tmp / "user").mkdir(exist_ok=True)
+    (yvo.tmp / "user" / "library").write_text("a file where the folder should be")
+    add_images([write_png(yvo.images, "priced.png")])
+    runtime.request_price(bpy.context)
+    assert runtime.existing_manager() is None
+    wait_for(lambda: runtime.quote().state not in ("pending", "idle"), timeout=20)
+    assert runtime.quote().state == "ok" and yvo.server.paid_requests == 0
+
+
 def test_load_post_resumes_unfinished_jobs(yvo: SimpleNamespace, online: Any) -> None:
     server = yvo.server
     server.script_job(seconds=2.0)

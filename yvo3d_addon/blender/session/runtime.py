@@ -387,7 +387,13 @@ def request_price(context: bpy.types.Context | None = None) -> None:
         return  # the panel shows the rule problem instead of a price
     # The job manager exists before any price check leaves: a service that takes one for a
     # generation starts a paid job, and the pricer's thread hands it to the manager to follow.
-    manager(context)
+    # A library folder that cannot be used is reported by Generate and the Library panel; the
+    # price is still asked for (a paid job is then named in the price line, with how to follow
+    # it by its job id).
+    try:
+        manager(context)
+    except errors.Yvo3dError as exc:
+        log.info("no job manager for the price check (%s)", exc.user_text())
     pricer().request(paths, values)
     _price_wanted = True
 
