@@ -848,13 +848,21 @@ class Run:
             twin.error, twin.hint = f"Not sent: identical to {item.key}, which did not finish.", ""
             self.save(twin)
 
-    def _finish_ready(self, item: Item, record: JobRecord) -> None:
+    @staticmethod
+    def _write_output(item: Item, glb_path: str) -> bool:
+        """Copy the model to the item's output (when it has one); False, the item failed (the
+        user's to fix), when it cannot be written."""
         try:
             if item.output:
-                copy_glb(record.glb_path, item.output)
+                copy_glb(glb_path, item.output)
         except (OSError, errors.Yvo3dError) as exc:
             item.status, item.error_kind = Status.FAILED, "user"
             item.error = f"The model could not be written to {item.output}: {exc}"
+            return False
+        return True
+
+    def _finish_ready(self, item: Item, record: JobRecord) -> None:
+        if not self._write_output(item, record.glb_path):
             self.emit(f"[yvo3d] {item.key}: {item.error}")
             return
         item.status, item.error, item.hint, item.error_kind = Status.DONE, "", "", ""
@@ -865,13 +873,7 @@ class Run:
         cost = f" ({item.cost:g} credits)" if item.cost else ""
         self.emit(f"[yvo3d] {item.key}: done -> {item.output or item.glb_path}{cost}")
         for twin in self._twins.pop(item.key, []):
-            try:
-                if twin.output:
-                    copy_glb(record.glb_path, twin.output)
-            except (OSError, errors.Yvo3dError) as exc:
-                twin.status, twin.error_kind = Status.FAILED, "user"
-                twin.error = f"The model could not be written to {twin.output}: {exc}"
-            else:
+            if self._write_output(twin, record.glb_path):
                 twin.status, twin.reused, twin.cost = Status.DONE, True, 0.0
                 twin.glb_path, twin.job_id = record.glb_path, record.job_id
                 self.emit(f"[yvo3d] {twin.key}: identical to {item.key}: copied (free)")
